@@ -1,0 +1,84 @@
+"""The LightningModule: cross-entropy training of a KeywordSpotter, built from plain hyper-parameters.
+
+Everything needed to rebuild and use the model (labels, sample rate, clip length, preprocessing,
+network and feature settings) is a hyper-parameter, so `KWSModule.load_from_checkpoint(path)`
+works without Hydra or the training overrides.
+"""
+
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning as L
+import torch.nn.functional as F
+from torch import Tensor
+
+from kws.errors import KWSError
+from kws.models import build_network
+
+INT16_SCALE = 32768.0
+
+
+class KWSModule(L.LightningModule):
+    def __init__(
+        self,
+        labels: list[str],
+        sample_rate: int,
+        clip_samples: int,
+        model: dict[str, Any],
+        features: dict[str, Any],
+        optimizer: dict[str, Any],
+        scheduler: dict[str, Any] | None = None,
+        trim_top_db: float = 40.0,
+        data_root: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.network = build_network(model, features, len(labels), sample_rate)
+
+    def forward(self, waveform: Tensor) -> Tensor:
+        """Float waveform [batch, clip_samples] in [-1, 1] → logits."""
+        return self.network(waveform)
+
+    def _step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
+        audio, target = batch
+        logits = self(audio.float() / INT16_SCALE)
+        loss = F.cross_entropy(logits, target)
+        accuracy = (logits.argmax(dim=-1) == target).float().mean()
+        self.log_dict(
+            {f"{stage}/loss": loss, f"{stage}/acc": accuracy},
+            on_step=False,
+            on_epoch=True,
+            prog_bar=stage != "test",
+            batch_size=len(target),
+        )
+        return loss
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def configure_optimizers(self) -> Any:
+        optimizer = hydra.utils.instantiate(self.hparams.optimizer)(self.parameters())
+        if not self.hparams.scheduler:
+            return optimizer
+        scheduler = hydra.utils.instantiate(self.hparams.scheduler)(optimizer)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+
+
+def load_checkpoint(path: str | Path) -> KWSModule:
+    """Load a kws checkpoint onto the CPU, or raise KWSError saying why it cannot be used."""
+    path = Path(path)
+    if not path.is_file():
+        raise KWSError(f"ckpt_path: {path} does not exist")
+    try:
+        return KWSModule.load_from_checkpoint(path, map_location="cpu")
+    except Exception as err:  # torch/pickle/Lightning raise many types for a bad file
+        raise KWSError(
+            f"ckpt_path: {path} is not a usable kws checkpoint ({type(err).__name__}: {err})"
+        ) from None

@@ -1,0 +1,88 @@
+"""Train a keyword spotter, then test its best checkpoint.
+
+    kws-train                                              # default CNN on the offline set (kws-synth)
+    kws-train model=rnn trainer.max_epochs=20 data.batch_size=128
+    kws-train data.root=../shared/data/speech_commands_real8
+    kws-train data.root=data/speech_commands data.download=true   # the real 2.3 GB data set
+
+A run directory holds config.yaml (resolved), tensorboard/, checkpoints/{best,last}.ckpt and metrics.json.
+"""
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import TensorBoardLogger
+from omegaconf import DictConfig, OmegaConf
+
+from kws.cli import hydra_app
+from kws.data.datamodule import KWSDataModule
+from kws.models import count_parameters
+from kws.module import KWSModule
+
+log = logging.getLogger(__name__)
+
+
+def _plain(cfg: DictConfig) -> dict[str, Any]:
+    return OmegaConf.to_container(cfg, resolve=True)
+
+
+def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Build data, model and trainer from `cfg`, fit, test the best checkpoint; return (metrics, objects)."""
+    run_dir = Path(cfg.paths.output_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
+    L.seed_everything(cfg.seed, workers=True)
+
+    datamodule = KWSDataModule(**cfg.data)
+    datamodule.prepare_data()
+    datamodule.setup("fit")  # measures the clip length, which the model records
+    module = KWSModule(
+        labels=datamodule.labels,
+        sample_rate=cfg.data.sample_rate,
+        clip_samples=datamodule.clip_samples,
+        model=_plain(cfg.model),
+        features=_plain(cfg.features),
+        optimizer=_plain(cfg.optimizer),
+        scheduler=_plain(cfg.scheduler) if cfg.get("scheduler") else None,
+        trim_top_db=cfg.data.trim_top_db,
+        data_root=str(cfg.data.root),
+    )
+    log.info("model %s: %d parameters", cfg.model._target_.rsplit(".", 1)[-1], count_parameters(module))
+
+    checkpoint = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints", filename="best", monitor="val/acc", mode="max", save_last=True
+    )
+    logger = TensorBoardLogger(save_dir=run_dir, name="tensorboard", version="", default_hp_metric=False)
+    trainer = L.Trainer(**cfg.trainer, callbacks=[checkpoint], logger=logger, default_root_dir=run_dir)
+
+    started = time.perf_counter()
+    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    metrics: dict[str, Any] = {
+        "val/acc_best": float(checkpoint.best_model_score),
+        "epochs": trainer.current_epoch,
+        "train_seconds": round(time.perf_counter() - started, 1),
+        "params": count_parameters(module),
+        "best_checkpoint": checkpoint.best_model_path,
+    }
+    if cfg.test:
+        (tested,) = trainer.test(module, datamodule=datamodule, ckpt_path=checkpoint.best_model_path)
+        metrics.update(tested)
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    log.info("run directory: %s", run_dir)
+    log.info("tensorboard --logdir %s", cfg.paths.log_dir)
+    return metrics, {"datamodule": datamodule, "module": module, "trainer": trainer}
+
+
+@hydra_app("train")
+def main(cfg: DictConfig) -> float:
+    metrics, _ = train(cfg)
+    return metrics["val/acc_best"]  # what a Hydra sweeper optimises
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""Shared fixtures: tiny data sets in the Speech Commands layout and the real Hydra config, shrunk."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig, open_dict
+
+from kws.cli import CONFIG_DIR
+
+REPO = Path(__file__).resolve().parents[1]
+REAL8 = REPO.parent / "shared" / "data" / "speech_commands_real8"
+
+
+def write_layout(
+    root: Path, clips: dict[str, list[np.ndarray]], validation: set[str], testing: set[str]
+) -> Path:
+    """Write {word: [int16 clips]} as <root>/SpeechCommands/speech_commands_v0.02; speaker ids spk<i>."""
+    folder = root / "SpeechCommands" / "speech_commands_v0.02"
+    lists: dict[str, list[str]] = {"validation_list.txt": [], "testing_list.txt": []}
+    for word, word_clips in clips.items():
+        (folder / word).mkdir(parents=True, exist_ok=True)
+        for i, clip in enumerate(word_clips):
+            speaker = f"spk{i:05d}"
+            relpath = f"{word}/{speaker}_nohash_0.wav"
+            sf.write(folder / relpath, clip, 16000, subtype="PCM_16")
+            if speaker in validation:
+                lists["validation_list.txt"].append(relpath)
+            elif speaker in testing:
+                lists["testing_list.txt"].append(relpath)
+    for name, lines in lists.items():
+        (folder / name).write_text("".join(line + "\n" for line in lines))
+    return root
+
+
+def tone_clip(freq: float, word_samples: int, lead: int, total: int = 16000) -> np.ndarray:
+    """A tone burst of `word_samples` starting at `lead` inside `total` samples of silence."""
+    clip = np.zeros(total, dtype=np.int16)
+    t = np.arange(word_samples) / 16000
+    clip[lead : lead + word_samples] = (8000 * np.sin(2 * np.pi * freq * t)).astype(np.int16)
+    return clip
+
+
+@pytest.fixture(scope="session")
+def tiny_synth_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny offline set from the real generator: 4 words, 20 speakers."""
+    from kws.synth.dataset import build_dataset
+
+    root = tmp_path_factory.mktemp("synth") / "offline_kws"
+    build_dataset(root=root, words=["yes", "no", "up", "down"], speakers=20, seed=0)
+    return root
+
+
+def compose_config(name: str, tmp_path: Path, overrides: list[str]) -> DictConfig:
+    """The real config tree, composed as the console script would, with output under tmp_path."""
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose(config_name=name, overrides=overrides)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(tmp_path)
+        cfg.paths.log_dir = str(tmp_path)
+    return cfg
+
+
+@pytest.fixture
+def real8_root() -> Path:
+    if not REAL8.is_dir():
+        if os.environ.get("KWS_REQUIRE_REAL_DATA"):
+            pytest.fail(f"real clips expected at {REAL8} (KWS_REQUIRE_REAL_DATA is set)")
+        pytest.skip(f"real Speech Commands clips not found at {REAL8}")
+    return REAL8

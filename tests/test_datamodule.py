@@ -1,0 +1,75 @@
+"""The data module: official splits, trimmed average length from the training split only, clear errors."""
+
+import numpy as np
+import pytest
+import torch
+
+from kws.data.audio import trim_silence
+from kws.data.datamodule import KWSDataModule
+from kws.errors import DataError
+from tests.conftest import tone_clip, write_layout
+
+
+@pytest.fixture
+def root(tmp_path):
+    # Training speakers 0-5 say each word for 4000 + 400*i samples; validation/test clips are long
+    # (12000 samples) so a length measured on the wrong split would show.
+    clips = {
+        word: [tone_clip(freq, 4000 + 400 * i, lead=3000) for i in range(6)]
+        + [tone_clip(freq, 12000, lead=2000) for _ in range(4)]
+        for word, freq in (("yes", 300), ("no", 900), ("up", 2000))
+    }
+    return write_layout(tmp_path / "root", clips, {"spk00006", "spk00007"}, {"spk00008", "spk00009"})
+
+
+def test_clip_length_is_the_average_trimmed_training_length(root):
+    dm = KWSDataModule(str(root))
+    dm.prepare_data()
+    dm.setup("fit")
+    expected = np.mean([len(trim_silence(tone_clip(300, 4000 + 400 * i, lead=3000), 40)) for i in range(6)])
+    assert dm.clip_samples == round(expected)
+    assert 5000 <= dm.clip_samples <= 5000 + 512  # the tones' mean length plus at most one trim frame
+    audio, labels = next(iter(dm.train_dataloader()))
+    assert audio.dtype == torch.int16 and audio.shape[1] == dm.clip_samples
+    assert len(dm._splits["training"]) == 18 and len(dm._splits["validation"]) == 6
+    dm.setup("test")
+    test_audio, _ = dm._splits["testing"].tensors
+    assert test_audio.shape == (6, dm.clip_samples)
+
+
+def test_labels_are_word_folders_or_the_configured_list(root):
+    assert KWSDataModule(str(root)).labels == ["no", "up", "yes"]
+    dm = KWSDataModule(str(root), words=["yes", "up"])
+    dm.setup("fit")
+    assert dm.labels == ["yes", "up"]
+    assert set(dm._splits["training"].tensors[1].tolist()) == {0, 1}
+    assert len(dm._splits["training"]) == 12
+
+
+def test_missing_root_is_named(tmp_path):
+    with pytest.raises(DataError, match=f"data root {tmp_path / 'nope'} does not exist.*kws-synth"):
+        KWSDataModule(str(tmp_path / "nope")).prepare_data()
+
+
+def test_root_without_the_layout_is_named(tmp_path):
+    with pytest.raises(DataError, match="has no SpeechCommands/speech_commands_v0.02/ folder"):
+        KWSDataModule(str(tmp_path)).prepare_data()
+
+
+@pytest.mark.parametrize("split_list", ["validation_list.txt", "testing_list.txt"])
+def test_missing_split_list_is_named(root, split_list):
+    (root / "SpeechCommands" / "speech_commands_v0.02" / split_list).unlink()
+    with pytest.raises(DataError, match=f"{split_list}: split list missing"):
+        KWSDataModule(str(root)).prepare_data()
+
+
+def test_unknown_configured_word_is_named(root):
+    with pytest.raises(DataError, match="data.words: marvin not found"):
+        KWSDataModule(str(root), words=["yes", "marvin"]).setup("fit")
+
+
+def test_bad_clip_in_a_split_is_named(root):
+    bad = root / "SpeechCommands" / "speech_commands_v0.02" / "yes" / "spk00000_nohash_0.wav"
+    bad.write_bytes(bad.read_bytes()[:2000])
+    with pytest.raises(DataError, match=f"{bad}: truncated body"):
+        KWSDataModule(str(root)).setup("fit")

@@ -1,0 +1,76 @@
+"""A plain (non-editable) install carries the config tree, so the console scripts work from any directory."""
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+SCRIPTS = ("kws-train", "kws-eval", "kws-export", "kws-synth")
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> tuple[Path, Path]:
+    """Build the wheel from this checkout and install it (without dependencies) into a private target."""
+    tmp = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            str(REPO),
+            "-w",
+            tmp,
+        ],
+        check=True,
+        cwd=tmp,
+    )
+    (wheel,) = tmp.glob("kws-*.whl")
+    target = tmp / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", target, wheel], check=True
+    )
+    return wheel, target
+
+
+@pytest.mark.slow
+def test_wheel_ships_configs_and_console_scripts(installed):
+    wheel, _ = installed
+    names = zipfile.ZipFile(wheel).namelist()
+    configs = {Path(*Path(n).parts[2:]).as_posix() for n in names if n.startswith("kws/configs/")}
+    in_repo = {p.relative_to(REPO / "configs").as_posix() for p in (REPO / "configs").rglob("*.yaml")}
+    assert in_repo and in_repo <= configs
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    text = zipfile.ZipFile(wheel).read(entry_points).decode()
+    for script in SCRIPTS:
+        assert f"{script} =" in text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_installed_scripts_compose_their_config_from_another_directory(installed, tmp_path, script):
+    _, target = installed
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    result = subprocess.run(
+        [sys.executable, str(target / "bin" / script), "--cfg", "job"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "root:" in result.stdout or "ckpt_path:" in result.stdout
+    probe = "import kws.cli; print(kws.cli.CONFIG_DIR)"
+    where = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=env
+    )
+    assert Path(where.stdout.strip()) == target / "kws" / "configs"

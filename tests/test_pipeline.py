@@ -1,0 +1,116 @@
+"""train → eval → export through the real config tree on a tiny generated data set, on the CPU."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import onnxruntime
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from kws.evaluate import evaluate
+from kws.export import export
+from kws.module import INT16_SCALE, KWSModule
+from kws.train import train
+from tests.conftest import compose_config
+
+FAST = ["trainer.accelerator=cpu", "trainer.enable_progress_bar=false", "data.batch_size=16"]
+
+
+@pytest.fixture(scope="module")
+def trained_run(tiny_synth_root, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("run")
+    cfg = compose_config("train", run_dir, [f"data.root={tiny_synth_root}", "trainer.max_epochs=2", *FAST])
+    metrics, objects = train(cfg)
+    return run_dir, metrics, objects
+
+
+def test_run_directory_holds_config_logs_checkpoints_and_metrics(trained_run, tiny_synth_root):
+    run_dir, metrics, _ = trained_run
+    assert f"root: {tiny_synth_root}" in (run_dir / "config.yaml").read_text()
+    assert (run_dir / "checkpoints" / "best.ckpt").is_file()
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+    written = json.loads((run_dir / "metrics.json").read_text())
+    assert written == metrics
+    assert 0.0 <= written["test/acc"] <= 1.0 and written["test/loss"] > 0
+    assert written["epochs"] == 2
+
+
+def test_tensorboard_has_train_and_val_curves_per_epoch(trained_run):
+    run_dir, _, _ = trained_run
+    events = EventAccumulator(str(run_dir / "tensorboard"))
+    events.Reload()
+    for tag in ("train/loss", "train/acc", "val/loss", "val/acc"):
+        values = [e.value for e in events.Scalars(tag)]
+        assert len(values) == 2, tag
+        assert all(np.isfinite(values)), tag
+
+
+def test_checkpoint_describes_itself(trained_run):
+    run_dir, _, objects = trained_run
+    module = KWSModule.load_from_checkpoint(run_dir / "checkpoints" / "best.ckpt", map_location="cpu")
+    datamodule = objects["datamodule"]
+    assert module.hparams.labels == ["down", "no", "up", "yes"]
+    assert module.hparams.clip_samples == datamodule.clip_samples
+    assert module.hparams.sample_rate == 16000
+
+
+def test_eval_from_checkpoint_alone_reproduces_test_metrics(trained_run, tmp_path):
+    run_dir, metrics, _ = trained_run
+    cfg = compose_config("eval", tmp_path, [f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}"])
+    result = evaluate(cfg)
+    assert result["test/acc"] == pytest.approx(metrics["test/acc"])
+    assert json.loads((tmp_path / "metrics.json").read_text())["test/acc"] == result["test/acc"]
+
+
+def test_export_onnx_and_torchscript_match_pytorch(trained_run, tmp_path):
+    run_dir, _, objects = trained_run
+    cfg = compose_config(
+        "export", tmp_path, [f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}", f"out_dir={tmp_path}"]
+    )
+    files = export(cfg)
+    sidecar = json.loads(files["sidecar"].read_text())
+    module = KWSModule.load_from_checkpoint(run_dir / "checkpoints" / "best.ckpt", map_location="cpu").eval()
+    assert sidecar["labels"] == module.hparams.labels
+    assert sidecar["clip_samples"] == module.hparams.clip_samples
+    assert sidecar["metrics"]["test/acc"] >= 0
+
+    audio, _ = objects["datamodule"]._splits["testing"].tensors
+    batch = audio[:5].float() / INT16_SCALE  # real test clips, a batch size the export never saw
+    with torch.no_grad():
+        expected = module(batch).numpy()
+    session = onnxruntime.InferenceSession(str(files["onnx"]), providers=["CPUExecutionProvider"])
+    (onnx_logits,) = session.run(None, {"waveform": batch.numpy()})
+    np.testing.assert_allclose(onnx_logits, expected, atol=1e-4, rtol=1e-4)
+    scripted = torch.jit.load(str(files["torchscript"]))
+    np.testing.assert_allclose(scripted(batch).detach().numpy(), expected, atol=1e-5, rtol=1e-5)
+
+
+def _run_cli(module: str, *overrides: str, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", module, *overrides], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
+
+
+@pytest.mark.parametrize(
+    ("module", "overrides", "message"),
+    [
+        ("kws.train", ["data.root=does/not/exist"], "kws: error: data root does/not/exist does not exist"),
+        ("kws.evaluate", ["ckpt_path=missing.ckpt"], "kws: error: ckpt_path: missing.ckpt does not exist"),
+        ("kws.export", ["ckpt_path=missing.ckpt"], "kws: error: ckpt_path: missing.ckpt does not exist"),
+    ],
+)
+def test_cli_reports_bad_input_in_one_line(tmp_path, module, overrides, message):
+    result = _run_cli(module, *overrides, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_cli_rejects_a_misspelled_key_without_a_traceback(tmp_path):
+    result = _run_cli("kws.train", "data.batchsize=3", cwd=tmp_path)
+    assert result.returncode != 0
+    assert "Key 'batchsize' is not in struct" in result.stderr
+    assert "Traceback" not in result.stderr
