@@ -19,6 +19,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
+from kws.callbacks import EpochSummary
 from kws.cli import hydra_app
 from kws.data.datamodule import KWSDataModule
 from kws.models import count_parameters
@@ -58,7 +59,9 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
         dirpath=run_dir / "checkpoints", filename="best", monitor="val/acc", mode="max", save_last=True
     )
     logger = TensorBoardLogger(save_dir=run_dir, name="tensorboard", version="", default_hp_metric=False)
-    trainer = L.Trainer(**cfg.trainer, callbacks=[checkpoint], logger=logger, default_root_dir=run_dir)
+    trainer = L.Trainer(
+        **cfg.trainer, callbacks=[checkpoint, EpochSummary()], logger=logger, default_root_dir=run_dir
+    )
 
     started = time.perf_counter()
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))

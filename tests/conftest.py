@@ -10,6 +10,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
 from kws.cli import CONFIG_DIR
+from kws.synth.dataset import build_dataset, default_config
 
 REPO = Path(__file__).resolve().parents[1]
 REAL8 = REPO.parent / "shared" / "data" / "speech_commands_real8"
@@ -47,10 +48,10 @@ def tone_clip(freq: float, word_samples: int, lead: int, total: int = 16000) -> 
 @pytest.fixture(scope="session")
 def tiny_synth_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny offline set from the real generator: 4 words, 20 speakers."""
-    from kws.synth.dataset import build_dataset
-
     root = tmp_path_factory.mktemp("synth") / "offline_kws"
-    build_dataset(root=root, words=["yes", "no", "up", "down"], speakers=20, seed=0)
+    build_dataset(
+        root, default_config(words=["yes", "no", "up", "down"], speakers=20, background_seconds=5.0)
+    )
     return root
 
 

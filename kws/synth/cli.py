@@ -1,0 +1,15 @@
+"""`kws-synth`: build the offline keyword data set described by configs/synth.yaml."""
+
+from omegaconf import DictConfig, OmegaConf
+
+from kws.cli import hydra_app
+from kws.synth.dataset import SynthConfig, build_dataset
+
+
+@hydra_app("synth")
+def main(cfg: DictConfig) -> None:
+    build_dataset(cfg.root, SynthConfig.from_options(OmegaConf.to_container(cfg, resolve=True)), cfg.workers)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,276 @@
+"""Build an offline stand-in for Google Speech Commands v0.02 that torchaudio's SPEECHCOMMANDS can open.
+
+Same seed and parameters give byte-identical files, whatever the number of workers: every random choice for
+a clip comes from a generator seeded by (seed, speaker, word, repetition), and eSpeak is made stateless (see
+kws.synth.espeak). The set is built in a hidden sibling directory and renamed into place with a marker file
+inside, so an interrupted build never looks complete and an existing set is never overwritten.
+"""
+
+import dataclasses
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+import re
+import shutil
+import tempfile
+import time
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile
+from omegaconf import OmegaConf
+
+from kws.cli import CONFIG_DIR
+from kws.errors import DataError, KWSError
+from kws.synth import audio, espeak
+
+log = logging.getLogger("kws.synth")
+
+DATASET_DIR = Path("SpeechCommands") / "speech_commands_v0.02"
+BACKGROUND_DIR = "_background_noise_"
+MARKER = ".kws_synth.json"
+_MARKER_VERSION = 1
+_WORD = re.compile(r"[a-z]+(?:[_-][a-z]+)*")
+_SPEAKER_STREAM, _SPLIT_STREAM, _BACKGROUND_STREAM = 1, 2, 3  # independent random streams under one seed
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Everything that decides the generated files; it is stored in the marker to detect mismatches.
+
+    The defaults (word list, voices, ranges) live in configs/synth.yaml only: see `default_config`.
+    """
+
+    words: tuple[str, ...]
+    speakers: int
+    repetitions: int
+    val_fraction: float
+    test_fraction: float
+    seed: int
+    languages: tuple[str, ...]
+    variants: tuple[str, ...]
+    rate: tuple[int, int]
+    pitch: tuple[int, int]
+    pitch_range: tuple[int, int]
+    repetition_jitter: float
+    peak_dbfs: tuple[float, float]
+    snr_db: tuple[float, float]
+    background_seconds: float
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any]) -> "SynthConfig":
+        """From the keys of configs/synth.yaml (others, like root, ignored); lists become tuples."""
+        names = {field.name for field in dataclasses.fields(cls)}
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in options.items() if k in names})
+
+    def validate(self) -> None:
+        problems = [
+            f"word {w!r} is not lower-case letters, optionally joined by - or _ (quote yes/no/on/off in YAML)"
+            for w in self.words
+            if not (isinstance(w, str) and _WORD.fullmatch(w))
+        ]
+        if not self.words or len(set(self.words)) != len(self.words):
+            problems.append("words must be a non-empty list without duplicates")
+        if self.speakers < 1 or self.repetitions < 1:
+            problems.append("speakers and repetitions must be at least 1")
+        if not (0 <= self.val_fraction < 1 and 0 <= self.test_fraction < 1):
+            problems.append("val_fraction and test_fraction must be in [0, 1)")
+        for name, low, high in [("rate", 80, 450), ("pitch", 0, 100), ("pitch_range", 0, 100)]:
+            lo, hi = getattr(self, name)
+            if not low <= lo <= hi <= high:
+                problems.append(f"{name} must be [low, high] within [{low}, {high}], got {[lo, hi]}")
+        if not (self.peak_dbfs[0] <= self.peak_dbfs[1] <= 0 and self.snr_db[0] <= self.snr_db[1]):
+            problems.append("peak_dbfs must be [low, high] <= 0 and snr_db [low, high]")
+        if not (0 <= self.repetition_jitter < 0.5 and self.background_seconds > 0):
+            problems.append("repetition_jitter must be in [0, 0.5) and background_seconds positive")
+        if not self.languages or not self.variants:
+            problems.append("languages and variants must not be empty")
+        if problems:
+            raise KWSError("bad kws-synth parameters: " + "; ".join(problems))
+        for language in self.languages:
+            for variant in self.variants:
+                espeak.check_voice(espeak.Voice(language, variant))
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """One synthetic voice: an accent, a voice variant and a personal speed and pitch."""
+
+    language: str
+    variant: str
+    rate: int
+    pitch: int
+    pitch_range: int
+
+    @property
+    def id(self) -> str:
+        """Eight hex digits like the real data set's speaker ids, stable across runs and machines."""
+        return hashlib.sha1(repr(dataclasses.astuple(self)).encode()).hexdigest()[:8]
+
+    def voice(self, rng: np.random.Generator, jitter: float) -> espeak.Voice:
+        """The speaker on one occasion: nobody says a word twice at exactly the same speed and pitch."""
+        rate = round(self.rate * (1 + rng.uniform(-jitter, jitter)))
+        pitch = round(self.pitch * (1 + rng.uniform(-jitter, jitter)))
+        rate, pitch = min(max(rate, 80), 450), min(max(pitch, 0), 100)
+        return espeak.Voice(self.language, self.variant, rate, pitch, self.pitch_range)
+
+
+def sample_speakers(config: SynthConfig) -> list[Speaker]:
+    rng = np.random.default_rng([config.seed, _SPEAKER_STREAM])
+    speakers: dict[str, Speaker] = {}
+    for _ in range(1000 * config.speakers):
+        speaker = Speaker(
+            language=config.languages[rng.integers(len(config.languages))],
+            variant=config.variants[rng.integers(len(config.variants))],
+            rate=int(rng.integers(config.rate[0], config.rate[1] + 1)),
+            pitch=int(rng.integers(config.pitch[0], config.pitch[1] + 1)),
+            pitch_range=int(rng.integers(config.pitch_range[0], config.pitch_range[1] + 1)),
+        )
+        speakers.setdefault(speaker.id, speaker)
+        if len(speakers) == config.speakers:
+            return list(speakers.values())
+    raise KWSError(f"cannot draw {config.speakers} distinct speakers; widen the voice, rate or pitch ranges")
+
+
+def split_speakers(speaker_ids: list[str], config: SynthConfig) -> dict[str, str]:
+    """Map speaker id -> split; a speaker's clips all go to one split, as in the real data set."""
+    count = len(speaker_ids)
+    n_val, n_test = (
+        max(1, round(f * count)) if f > 0 else 0 for f in (config.val_fraction, config.test_fraction)
+    )
+    if n_val + n_test >= count:
+        raise KWSError(f"{count} speakers leave none for training after {n_val} validation + {n_test} test")
+    order = np.random.default_rng([config.seed, _SPLIT_STREAM]).permutation(count)
+    splits = ["validation"] * n_val + ["testing"] * n_test + ["training"] * (count - n_val - n_test)
+    return {speaker_ids[i]: split for i, split in zip(order, splits, strict=True)}
+
+
+def clip_path(speaker: Speaker, word: str, repetition: int) -> str:
+    return f"{word}/{speaker.id}_nohash_{repetition}.wav"
+
+
+def default_config(**overrides: Any) -> SynthConfig:
+    """configs/synth.yaml with `overrides`, for building a set from Python."""
+    options = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "synth.yaml"), resolve=True)
+    return SynthConfig.from_options({**options, **overrides})
+
+
+def build_dataset(root: str | Path, config: SynthConfig, workers: int | None = None) -> Path:
+    """Create `<root>/SpeechCommands/speech_commands_v0.02` unless an identical build is already there.
+
+    Returns the data set directory. Raises DataError if that directory holds anything else.
+    """
+    config.validate()
+    target = Path(root) / DATASET_DIR
+    wanted = _marker_content(config)
+    if _already_built(target, wanted):
+        log.info("kws-synth: %s is already built with these parameters; nothing to do", target)
+        return target
+
+    started = time.monotonic()
+    speakers = sample_speakers(config)
+    splits = split_speakers([s.id for s in speakers], config)
+    jobs = [(s, w, r) for s in speakers for w in config.words for r in range(config.repetitions)]
+    workers = max(1, min(workers or _cpu_count(), len(jobs)))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    try:
+        log.info("kws-synth: rendering %d clips with %d workers into %s", len(jobs), workers, staging)
+        _render_all(staging, config, jobs, workers)
+        _write_background(staging / BACKGROUND_DIR, config)
+        for split, list_name in (("validation", "validation_list.txt"), ("testing", "testing_list.txt")):
+            lines = sorted(clip_path(*job) for job in jobs if splits[job[0].id] == split)
+            (staging / list_name).write_text("".join(line + "\n" for line in lines))
+        (staging / MARKER).write_text(json.dumps(wanted, indent=2) + "\n")  # last: it means "complete"
+        _move_into_place(staging, target, wanted)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+    clips = {
+        split: sum(splits[s.id] == split for s, _, _ in jobs)
+        for split in ("training", "validation", "testing")
+    }
+    voices = {split: sum(v == split for v in splits.values()) for split in clips}
+    log.info(
+        "kws-synth: %d clips (train %d / val %d / test %d) from %d speakers (%d / %d / %d) in %.1f s -> %s",
+        len(jobs), *clips.values(), len(speakers), *voices.values(), time.monotonic() - started, target,
+    )  # fmt: skip
+    return target
+
+
+def _cpu_count() -> int:
+    if hasattr(os, "sched_getaffinity"):  # honours taskset / container CPU limits, unlike os.cpu_count
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _marker_content(config: SynthConfig) -> dict:
+    # Through JSON and back, so tuples compare equal to the lists read from an existing marker.
+    params = json.loads(json.dumps(dataclasses.asdict(config)))
+    return {"generator": "kws-synth", "version": _MARKER_VERSION, "params": params}
+
+
+def _already_built(target: Path, wanted: dict) -> bool:
+    if not target.exists():
+        return False
+    advice = "delete it or choose another root"
+    try:
+        found = json.loads((target / MARKER).read_text())
+    except (OSError, ValueError):
+        raise DataError(f"{target} exists but is not a complete kws-synth build; {advice}") from None
+    if found == wanted:
+        return True
+    old, new = found.get("params", {}), wanted["params"]
+    changed = [f"{key}: {old.get(key)!r} -> {new[key]!r}" for key in new if old.get(key) != new[key]]
+    changed = changed or [f"marker version {found.get('version')!r} -> {_MARKER_VERSION}"]
+    raise DataError(f"{target} was built with other parameters ({'; '.join(changed)}); {advice}")
+
+
+def _move_into_place(staging: Path, target: Path, wanted: dict) -> None:
+    try:
+        os.rename(staging, target)  # atomic, and refuses to replace a directory that appeared meanwhile
+    except OSError:
+        if not _already_built(target, wanted):  # a concurrent identical build is fine, anything else raises
+            raise
+
+
+def _render_all(staging: Path, config: SynthConfig, jobs: list, workers: int) -> None:
+    for word in config.words:
+        (staging / word).mkdir()
+    # spawn: workers start clean whatever the caller holds (threads, an eSpeak that spoke in-process).
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(workers, initializer=_start_worker, initargs=(staging, config)) as pool:
+        for _ in pool.imap_unordered(_render_job, jobs, chunksize=8):
+            pass
+
+
+_worker: dict = {}
+
+
+def _start_worker(staging: Path, config: SynthConfig) -> None:
+    espeak.prepare()
+    _worker.update(staging=staging, config=config)
+
+
+def _render_job(job: tuple[Speaker, str, int]) -> None:
+    speaker, word, repetition = job
+    staging: Path = _worker["staging"]
+    config: SynthConfig = _worker["config"]
+    rng = np.random.default_rng([config.seed, int(speaker.id, 16), zlib.crc32(word.encode()), repetition])
+    voice = speaker.voice(rng, config.repetition_jitter)
+    speech = espeak.synthesize(re.sub(r"[_-]", " ", word), voice, seed=int(rng.integers(2**31)))
+    clip = audio.render_clip(speech, rng, config.peak_dbfs, config.snr_db)
+    soundfile.write(staging / clip_path(speaker, word, repetition), clip, audio.SAMPLE_RATE, subtype="PCM_16")
+
+
+def _write_background(directory: Path, config: SynthConfig) -> None:
+    directory.mkdir()
+    rng = np.random.default_rng([config.seed, _BACKGROUND_STREAM])
+    for name, noise in audio.background_noises(config.background_seconds, rng).items():
+        soundfile.write(directory / f"{name}.wav", noise, audio.SAMPLE_RATE, subtype="PCM_16")
