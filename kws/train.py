@@ -51,7 +51,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
         optimizer=_plain(cfg.optimizer),
         scheduler=_plain(cfg.scheduler) if cfg.get("scheduler") else None,
         trim_top_db=cfg.data.trim_top_db,
-        data_root=str(cfg.data.root),
+        data_root=str(Path(cfg.data.root).resolve()),  # so kws-eval finds it from any directory
     )
     log.info("model %s: %d parameters", cfg.model._target_.rsplit(".", 1)[-1], count_parameters(module))
 

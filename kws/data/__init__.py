@@ -1,0 +1,1 @@
+"""Speech Commands data: layout checks, clip decoding and the Lightning data module."""
