@@ -28,14 +28,16 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     module = load_checkpoint(cfg.ckpt_path)
     hparams = module.hparams
     datamodule = KWSDataModule(
-        root=cfg.data_root or hparams.data_root,
-        words=hparams.labels,
-        sample_rate=hparams.sample_rate,
-        trim_top_db=hparams.trim_top_db,
-        clip_samples=hparams.clip_samples,
-        batch_size=cfg.batch_size,
+        **{
+            **hparams.data,
+            "root": cfg.data_root or hparams.data["root"],
+            "download": False,
+            "clip_samples": hparams.clip_samples,
+            "cache_dir": cfg.cache_dir,
+            "batch_size": cfg.batch_size,
+            "balance": None,
+        }
     )
-    datamodule.prepare_data()
     datamodule.setup_split_as_test(cfg.split)
     trainer = L.Trainer(accelerator=cfg.accelerator, devices=1, logger=False, enable_checkpointing=False)
     (tested,) = trainer.test(module, datamodule=datamodule)

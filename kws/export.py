@@ -41,11 +41,12 @@ def _sidecar(module: KWSModule, ckpt_path: Path, opset: int) -> dict[str, Any]:
         "preprocessing": [
             f"decode mono audio at {hp.sample_rate} Hz",
             f"scale 16-bit PCM to [-1, 1] (divide by {INT16_SCALE:g})",
-            f"trim leading/trailing silence quieter than {hp.trim_top_db} dB below the clip peak "
+            f"trim leading/trailing silence quieter than {hp.data['trim_top_db']} dB below the clip peak "
             "(librosa.effects.trim, frame_length=512, hop_length=128)",
             f"centre-pad with zeros or centre-cut to {hp.clip_samples} samples",
         ],
-        "trim_top_db": hp.trim_top_db,
+        "trim_top_db": hp.data["trim_top_db"],
+        "training_data": {"root": hp.data["root"], "words": hp.data["words"]},
         "features": dict(hp.features),
         "model": dict(hp.model),
         "onnx_opset": opset,

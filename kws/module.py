@@ -2,7 +2,8 @@
 
 Everything needed to rebuild and use the model (labels, sample rate, clip length, preprocessing,
 network and feature settings) is a hyper-parameter, so `KWSModule.load_from_checkpoint(path)`
-works without Hydra or the training overrides.
+works without Hydra or the training overrides. Augmentation wraps the network's front-end in training
+steps only; `self.network`, which eval and export use, never contains it.
 """
 
 from pathlib import Path
@@ -10,9 +11,11 @@ from typing import Any
 
 import hydra
 import lightning as L
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from kws.augment import SpecAugment, WaveformAugment
 from kws.errors import KWSError
 from kws.models import build_network
 
@@ -29,21 +32,41 @@ class KWSModule(L.LightningModule):
         features: dict[str, Any],
         optimizer: dict[str, Any],
         scheduler: dict[str, Any] | None = None,
-        trim_top_db: float = 40.0,
-        data_root: str | None = None,
+        data: dict[str, Any] | None = None,
+        augment: dict[str, Any] | None = None,
+        class_weights: list[float] | None = None,
     ) -> None:
+        """`data` is the data config the model was trained on (root, resolved words, task, trimming), so
+        kws-eval and exports can prepare clips the same way; `augment` is configs/augment/*.yaml as a dict
+        ({waveform: …, spec: …}), None = no augmentation; `class_weights` weight the training loss."""
         super().__init__()
         self.save_hyperparameters()
         self.network = build_network(model, features, len(labels), sample_rate)
+        weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
+        self.register_buffer("class_weights", weights, persistent=False)
+        augment = augment or {}
+        self.waveform_augment = WaveformAugment(sample_rate, **augment.get("waveform", {}))
+        self.spec_augment = SpecAugment(**augment.get("spec", {}))
 
     def forward(self, waveform: Tensor) -> Tensor:
         """Float waveform [batch, clip_samples] in [-1, 1] → logits."""
         return self.network(waveform)
 
+    def on_fit_start(self) -> None:
+        # Data modules without background_noise() (or data without _background_noise_) give no noise bank.
+        background_noise = getattr(self.trainer.datamodule, "background_noise", None)
+        noise = background_noise() if background_noise is not None else torch.zeros(0)
+        self.waveform_augment.set_noise(noise)  # moves it to the module's device
+
     def _step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
         audio, target = batch
-        logits = self(audio.float() / INT16_SCALE)
-        loss = F.cross_entropy(logits, target)
+        waveform = audio.float() / INT16_SCALE
+        if stage == "train":
+            features = self.spec_augment(self.network.frontend(self.waveform_augment(waveform)))
+            logits = self.network.classifier(features)
+        else:
+            logits = self(waveform)
+        loss = F.cross_entropy(logits, target, weight=self.class_weights if stage == "train" else None)
         accuracy = (logits.argmax(dim=-1) == target).float().mean()
         self.log_dict(
             {f"{stage}/loss": loss, f"{stage}/acc": accuracy},

@@ -48,10 +48,13 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
         clip_samples=datamodule.clip_samples,
         model=_plain(cfg.model),
         features=_plain(cfg.features),
+        augment=_plain(cfg.augment),
         optimizer=_plain(cfg.optimizer),
         scheduler=_plain(cfg.scheduler) if cfg.get("scheduler") else None,
-        trim_top_db=cfg.data.trim_top_db,
-        data_root=str(Path(cfg.data.root).resolve()),  # so kws-eval finds it from any directory
+        # An absolute root so kws-eval finds the data from any directory; the resolved word list so a
+        # checkpoint keeps its labels even if word folders are added later.
+        data={**_plain(cfg.data), "root": str(Path(cfg.data.root).resolve()), "words": datamodule.task.words},
+        class_weights=datamodule.class_weights(),
     )
     log.info("model %s: %d parameters", cfg.model._target_.rsplit(".", 1)[-1], count_parameters(module))
 

@@ -10,7 +10,9 @@ from tests.conftest import tone_clip, write_layout
 
 def test_download_fetches_and_unpacks_the_official_archive(tmp_path, monkeypatch):
     # An archive laid out like speech_commands_v0.02.tar.gz: word folders and split lists at its top.
-    source = write_layout(tmp_path / "src", {"yes": [tone_clip(500, 6000, 4000)] * 3}, {"spk00001"}, {"spk00002"})
+    source = write_layout(
+        tmp_path / "src", {"yes": [tone_clip(500, 6000, 4000)] * 3}, {"spk00001"}, {"spk00002"}
+    )
     archive_root = source / "SpeechCommands" / "speech_commands_v0.02"
     requested = []
 
@@ -22,7 +24,7 @@ def test_download_fetches_and_unpacks_the_official_archive(tmp_path, monkeypatch
 
     monkeypatch.setattr(torchaudio_speechcommands, "download_url_to_file", fake_download)
     root = tmp_path / "speech_commands"
-    dm = KWSDataModule(str(root), download=True)
+    dm = KWSDataModule(str(root), download=True, cache_dir=str(tmp_path / "cache"))
     dm.prepare_data()
     dm.setup("fit")
     assert requested == ["http://download.tensorflow.org/data/speech_commands_v0.02.tar.gz"]

@@ -77,8 +77,8 @@ def test_export_onnx_and_torchscript_match_pytorch(trained_run, tmp_path):
     assert sidecar["clip_samples"] == module.hparams.clip_samples
     assert sidecar["metrics"]["test/acc"] >= 0
 
-    audio, _ = objects["datamodule"]._splits["testing"].tensors
-    batch = audio[:5].float() / INT16_SCALE  # real test clips, a batch size the export never saw
+    audio = torch.from_numpy(objects["datamodule"]._splits["testing"].clips[:5])
+    batch = audio.float() / INT16_SCALE  # real test clips, a batch size the export never saw
     with torch.no_grad():
         expected = module(batch).numpy()
     session = onnxruntime.InferenceSession(str(files["onnx"]), providers=["CPUExecutionProvider"])
@@ -114,3 +114,21 @@ def test_cli_rejects_a_misspelled_key_without_a_traceback(tmp_path):
     assert result.returncode != 0
     assert "Key 'batchsize' is not in struct" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_12_class_style_task_trains_and_evaluates_from_its_checkpoint(tiny_synth_root, tmp_path):
+    task = ["data.words=[yes,no]", "data.unknown_fraction=0.5", "data.silence_fraction=0.5"]
+    overrides = [
+        f"data.root={tiny_synth_root}",
+        "trainer.max_epochs=1",
+        "data.balance=loss_weights",
+        *task,
+        *FAST,
+    ]
+    metrics, objects = train(compose_config("train", tmp_path / "run", overrides))
+    module = objects["module"]
+    assert module.hparams.labels == ["_silence_", "_unknown_", "yes", "no"]
+    assert module.class_weights is not None and len(module.class_weights) == 4
+    best = tmp_path / "run" / "checkpoints" / "best.ckpt"
+    result = evaluate(compose_config("eval", tmp_path / "eval", [f"ckpt_path={best}"]))
+    assert result["test/acc"] == pytest.approx(metrics["test/acc"])

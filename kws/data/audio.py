@@ -9,38 +9,62 @@ import soundfile as sf
 
 from kws.errors import DataError
 
+_PCM, _EXTENSIBLE = 1, 0xFFFE
 
-def _check_wav_container(path: Path) -> None:
-    """Reject files libsndfile would half-read: it silently shortens a WAV whose body was cut off."""
-    size = path.stat().st_size
-    if size == 0:
+
+def _pcm16_mono(path: Path, data: bytes, sample_rate: int) -> np.ndarray | None:
+    """Samples of a plain 16-bit mono PCM WAV, parsed directly (the Speech Commands format, ~10x faster
+    than libsndfile); None for any other WAV flavour, which soundfile then decodes.
+
+    Also rejects what libsndfile would silently half-read: a body cut off before its declared size.
+    """
+    if not data:
         raise DataError(f"{path}: empty file")
-    with path.open("rb") as f:
-        riff = f.read(12)
-        if len(riff) < 12 or riff[:4] != b"RIFF" or riff[8:12] != b"WAVE":
-            raise DataError(f"{path}: not a RIFF/WAVE file")
-        while True:
-            header = f.read(8)
-            if len(header) < 8:
-                raise DataError(f"{path}: truncated header (no 'data' chunk)")
-            chunk_id, chunk_size = header[:4], struct.unpack("<I", header[4:])[0]
-            if chunk_id == b"data":
-                available = size - f.tell()
-                if available < chunk_size:
-                    raise DataError(
-                        f"{path}: truncated body: header declares {chunk_size} bytes of audio, "
-                        f"file holds {available}"
-                    )
-                return
-            f.seek(chunk_size + (chunk_size & 1), 1)
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise DataError(f"{path}: not a RIFF/WAVE file")
+    fmt, pos = None, 12
+    while True:
+        if pos + 8 > len(data):
+            raise DataError(f"{path}: truncated header (no 'data' chunk)")
+        chunk_id, chunk_size = data[pos : pos + 4], struct.unpack_from("<I", data, pos + 4)[0]
+        body = pos + 8
+        if chunk_id != b"data" and body + chunk_size > len(data):
+            raise DataError(f"{path}: truncated header (the {chunk_id!r} chunk is cut off)")
+        if chunk_id == b"fmt " and chunk_size >= 16:
+            fmt = struct.unpack_from("<HHIIHH", data, body)
+        elif chunk_id == b"data":
+            available = len(data) - body
+            if available < chunk_size:
+                raise DataError(
+                    f"{path}: truncated body: header declares {chunk_size} bytes of audio, "
+                    f"file holds {available}"
+                )
+            break
+        pos = body + chunk_size + (chunk_size & 1)
+    if fmt is None:
+        raise DataError(f"{path}: no 'fmt ' chunk before the audio")
+    tag, channels, rate, _, _, bits = fmt
+    if tag not in (_PCM, _EXTENSIBLE) or bits != 16:
+        return None
+    if rate != sample_rate:
+        raise DataError(f"{path}: sample rate is {rate} Hz, expected {sample_rate} Hz")
+    if channels != 1:
+        raise DataError(f"{path}: has {channels} channels, expected mono")
+    return np.frombuffer(data, dtype="<i2", count=chunk_size // 2, offset=body).astype(np.int16)
 
 
 def read_clip(path: Path, sample_rate: int) -> np.ndarray:
-    """Decode a mono 16-bit WAV at `sample_rate` into int16 samples, or raise DataError naming the file."""
+    """Decode a mono WAV at `sample_rate` into int16 samples, or raise DataError naming the file."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: file not found")
-    _check_wav_container(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except OSError as err:
+        raise DataError(f"{path}: cannot read ({err.strerror or err})") from None
+    samples = _pcm16_mono(path, data, sample_rate)
+    if samples is not None:
+        return samples
     try:
         audio, rate = sf.read(path, dtype="int16", always_2d=True)
     except (sf.LibsndfileError, RuntimeError) as err:
@@ -55,12 +79,12 @@ def read_clip(path: Path, sample_rate: int) -> np.ndarray:
 def trim_silence(
     clip: np.ndarray, top_db: float, frame_length: int = 512, hop_length: int = 128
 ) -> np.ndarray:
-    """Drop leading/trailing frames quieter than `top_db` below the clip's peak.
+    """Drop leading/trailing frames quieter than `top_db` below the clip's peak (librosa.effects.trim).
 
-    A clip that is silent throughout comes back unchanged rather than empty, so it can still be padded.
+    A clip that is digital silence throughout would trim to nothing: that is an error for the caller.
     """
     if not clip.any():
-        return clip
+        return clip[:0]
     _, (start, end) = librosa.effects.trim(
         clip.astype(np.float32), top_db=top_db, frame_length=frame_length, hop_length=hop_length
     )

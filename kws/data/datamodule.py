@@ -1,22 +1,48 @@
 """Lightning data module over any root in the Speech Commands layout.
 
-Every clip is decoded once, trimmed of leading/trailing silence and centre-padded or cut to the
-average trimmed length of the training split; the splits then live in memory as int16 tensors
-so an epoch is only indexing (the model turns int16 into features on its own device).
+`prepare_data` (rank 0 only under DDP) decodes, trims and pads/cuts every clip once into a memory-mapped
+int16 cache per split (kws.data.cache); `setup` (every process) maps those caches; each step then reads
+one whole batch of int16 with a single fancy index and the model turns it into features on its device.
 """
 
 import logging
+import os
 from pathlib import Path
 
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import (
+    BatchSampler,
+    DataLoader,
+    Dataset,
+    RandomSampler,
+    SequentialSampler,
+    WeightedRandomSampler,
+)
 
-from kws.data import speech_commands
-from kws.data.audio import fit_length, read_clip, trim_silence
+from kws.data import cache, speech_commands
+from kws.data.audio import read_clip
+from kws.data.tasks import Task
+from kws.errors import DataError
 
 log = logging.getLogger(__name__)
+
+BALANCE_MODES = (None, "sampler", "loss_weights")
+
+
+class BatchedClips(Dataset):
+    """Indexed by a list of clip indices, returning the whole batch: one memmap read, not `batch` reads."""
+
+    def __init__(self, split: cache.SplitCache) -> None:
+        self.clips, self.labels = split.clips, split.labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        order = np.sort(np.asarray(indices))  # ascending reads are sequential on disk
+        return torch.from_numpy(self.clips[order]), torch.from_numpy(self.labels[order])
 
 
 class KWSDataModule(L.LightningDataModule):
@@ -24,77 +50,149 @@ class KWSDataModule(L.LightningDataModule):
         self,
         root: str,
         words: list[str] | None = None,
+        unknown_fraction: float = 0.0,
+        silence_fraction: float = 0.0,
+        task_seed: int = 0,
         download: bool = False,
         sample_rate: int = 16000,
         trim_top_db: float = 40.0,
         clip_samples: int | None = None,
+        skip_bad_files: bool = False,
+        cache_dir: str = "data/cache",
+        prepare_workers: int | None = None,
+        balance: str | None = None,
         batch_size: int = 64,
         num_workers: int = 0,
     ) -> None:
-        """`words=None` trains on every word folder under the root; `clip_samples=None` measures it."""
+        """`words=None`: every word folder under the root. `clip_samples=None`: the average trimmed length
+        of the training split. See configs/data/*.yaml for what each option means."""
         super().__init__()
+        if balance not in BALANCE_MODES:
+            raise DataError(f"data.balance: {balance!r} is not one of {BALANCE_MODES}")
         self.root = Path(root)
         self.download = download
-        self.sample_rate = sample_rate
-        self.trim_top_db = trim_top_db
+        self.preprocessing = cache.Preprocessing(sample_rate=sample_rate, trim_top_db=trim_top_db)
         self.clip_samples = clip_samples
+        self.skip_bad_files = skip_bad_files
+        self.cache_root = Path(cache_dir)
+        self.prepare_workers = prepare_workers or len(os.sched_getaffinity(0))
+        self.balance = balance
         self.batch_size = batch_size
         self.num_workers = num_workers
+        self._task_options = {
+            "unknown_fraction": unknown_fraction,
+            "silence_fraction": silence_fraction,
+            "seed": task_seed,
+        }
         self._words = list(words) if words else None
-        self._splits: dict[str, TensorDataset] = {}
+        self._task: Task | None = None
+        self._built: dict[str, cache.SplitCache] = {}  # per subset, once per process
+        self._splits: dict[str, cache.SplitCache] = {}  # what the dataloaders serve
+
+    @property
+    def task(self) -> Task:
+        if self._task is None:
+            words = self._words or speech_commands.discover_words(self.root, skip_empty=self.skip_bad_files)
+            self._task = Task(words=words, **self._task_options)
+        return self._task
 
     @property
     def labels(self) -> list[str]:
-        if self._words is None:
-            self._words = speech_commands.discover_words(self.root)
-        return self._words
+        return self.task.labels
 
     def prepare_data(self) -> None:
         if self.download:
             speech_commands.download(self.root)
-        speech_commands.check_layout(self.root)
+        for subset in speech_commands.SUBSETS:
+            self._build(subset)
 
     def setup(self, stage: str | None = None) -> None:
         wanted = {"fit": ("training", "validation"), "validate": ("validation",), "test": ("testing",)}
         for subset in wanted.get(stage, speech_commands.SUBSETS):
             if subset not in self._splits:
-                self._splits[subset] = self._load(subset)
+                self._splits[subset] = self._build(subset)
+        if self.clip_samples is None:
+            self.clip_samples = self._build("training").meta["clip_samples"]
 
     def setup_split_as_test(self, subset: str) -> None:
         """Serve `subset` (training/validation/testing) through test_dataloader, for kws-eval."""
-        self._splits["testing"] = self._load(subset)
+        self._splits["testing"] = self._build(subset)
 
-    def _load(self, subset: str) -> TensorDataset:
-        files, clips = self._read_trimmed(subset)
-        if self.clip_samples is None:
-            # The average is a property of the training split only; other splits reuse it.
-            train_clips = clips if subset == "training" else self._read_trimmed("training")[1]
-            self.clip_samples = round(float(np.mean([len(c) for c in train_clips])))
+    def _build(self, subset: str) -> cache.SplitCache:
+        """The split's cache, built if needed; val/test are padded/cut to the training split's length."""
+        if subset not in self._built:
+            sources = self.task.sources(self.root, subset, self.preprocessing.sample_rate)
+            length = self.clip_samples if subset == "training" else self._clip_samples()
+            directory = self.cache_root / f"{subset}-{cache.cache_key(sources, self.preprocessing, length)}"
+            fresh = not (directory / "meta.json").is_file()
+            split = cache.build(
+                directory, sources, self.preprocessing, length, self.skip_bad_files, self.prepare_workers
+            )
+            if fresh:
+                self._report(subset, split)
+            self._built[subset] = split
+        return self._built[subset]
+
+    def _clip_samples(self) -> int:
+        return self.clip_samples or self._build("training").meta["clip_samples"]
+
+    def _report(self, subset: str, split: cache.SplitCache) -> None:
+        meta = split.meta
+        log.info("%s split: %d clips of %d labels cached", subset, meta["clips"], len(self.labels))
+        if subset == "training" and self.clip_samples is None:
             log.info(
                 "clip length: %d samples (%.3f s), the average trimmed length of the training split",
-                self.clip_samples,
-                self.clip_samples / self.sample_rate,
+                meta["clip_samples"],
+                meta["clip_samples"] / self.preprocessing.sample_rate,
             )
-        waveforms = torch.from_numpy(np.stack([fit_length(c, self.clip_samples) for c in clips]))
-        targets = torch.tensor([label for _, label in files], dtype=torch.long)
-        log.info("%s split: %d clips of %d words", subset, len(files), len(self.labels))
-        return TensorDataset(waveforms, targets)
+        if meta["skipped"]:
+            log.warning(
+                "%s split: skipped %d bad file(s):\n  %s",
+                subset,
+                len(meta["skipped"]),
+                "\n  ".join(meta["skipped"]),
+            )
 
-    def _read_trimmed(self, subset: str) -> tuple[list[tuple[Path, int]], list[np.ndarray]]:
-        files = speech_commands.split_files(self.root, subset, self.labels)
-        return files, [trim_silence(read_clip(path, self.sample_rate), self.trim_top_db) for path, _ in files]
+    def class_counts(self) -> np.ndarray:
+        return np.bincount(self._build("training").labels, minlength=len(self.labels))
 
-    def _loader(self, subset: str, shuffle: bool = False) -> DataLoader:
+    def class_weights(self) -> list[float] | None:
+        """Inverse-frequency loss weights (mean 1) when data.balance=loss_weights, else None."""
+        if self.balance != "loss_weights":
+            return None
+        counts = np.maximum(self.class_counts(), 1)
+        weights = counts.sum() / (len(counts) * counts)
+        return weights.tolist()
+
+    def background_noise(self) -> torch.Tensor:
+        """All `_background_noise_` files concatenated, float32 in [-1, 1], for noise augmentation."""
+        pieces = [
+            read_clip(path, self.preprocessing.sample_rate)
+            for path in speech_commands.background_noise_files(self.root)
+        ]
+        if not pieces:
+            return torch.zeros(0)
+        return torch.from_numpy(np.concatenate(pieces).astype(np.float32) / 32768.0)
+
+    def _loader(self, subset: str, train: bool = False) -> DataLoader:
+        dataset = BatchedClips(self._splits[subset])
+        if train and self.balance == "sampler":
+            weights = 1.0 / np.maximum(self.class_counts(), 1)[dataset.labels]
+            sampler = WeightedRandomSampler(
+                torch.from_numpy(weights), num_samples=len(dataset), replacement=True
+            )
+        else:
+            sampler = RandomSampler(dataset) if train else SequentialSampler(dataset)
         return DataLoader(
-            self._splits[subset],
-            batch_size=self.batch_size,
-            shuffle=shuffle,
+            dataset,
+            sampler=BatchSampler(sampler, self.batch_size, drop_last=False),
+            batch_size=None,  # the dataset returns whole batches
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("training", shuffle=True)
+        return self._loader("training", train=True)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("validation")

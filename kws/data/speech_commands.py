@@ -1,10 +1,13 @@
 """The Speech Commands v0.02 layout: where it lives under a root, its words and its official splits."""
 
+import logging
 from pathlib import Path
 
 from torchaudio.datasets import SPEECHCOMMANDS
 
 from kws.errors import DataError
+
+log = logging.getLogger(__name__)
 
 ARCHIVE_FOLDER = "SpeechCommands"
 VERSION = "speech_commands_v0.02"
@@ -41,29 +44,36 @@ def check_layout(root: str | Path) -> Path:
     return folder
 
 
-def discover_words(root: str | Path) -> list[str]:
-    """Every word folder under the root, sorted; `_background_noise_` and other `_` folders are not words."""
+def discover_words(root: str | Path, skip_empty: bool = False) -> list[str]:
+    """Every word folder under the root, sorted; `_background_noise_` and other `_` folders are not words.
+
+    A word folder without clips is an error (it would be a class nothing can teach), or left out with a
+    warning when `skip_empty`.
+    """
     folder = check_layout(root)
     words = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("_"))
+    empty = [w for w in words if next((folder / w).glob("*.wav"), None) is None]
+    if empty and not skip_empty:
+        raise DataError(f"{folder}: word folder(s) {', '.join(empty)} hold no .wav clips")
+    if empty:
+        log.warning("left out word folder(s) without clips: %s", ", ".join(empty))
+    words = [w for w in words if w not in empty]
     if not words:
-        raise DataError(f"{folder}: no word folders found")
+        raise DataError(f"{folder}: no word folders with clips found")
     return words
 
 
-def split_files(root: str | Path, subset: str, words: list[str]) -> list[tuple[Path, int]]:
-    """(path, label index) of every clip of `words` in the official `subset`; other words are skipped."""
-    folder = check_layout(root)
-    missing = [w for w in words if not (folder / w).is_dir()]
-    if missing:
-        raise DataError(f"data.words: {', '.join(missing)} not found as word folders under {folder}")
-    index = {word: i for i, word in enumerate(words)}
+def split_files(root: str | Path, subset: str) -> list[tuple[Path, str]]:
+    """(path, word) of every clip in the official `subset`, through torchaudio's SPEECHCOMMANDS listing."""
+    check_layout(root)
     dataset = SPEECHCOMMANDS(root, url=VERSION, folder_in_archive=ARCHIVE_FOLDER, subset=subset)
     archive = Path(root) / ARCHIVE_FOLDER
     files = []
     for n in range(len(dataset)):
-        relpath, _, label, _, _ = dataset.get_metadata(n)
-        if label in index:
-            files.append((archive / relpath, index[label]))
-    if not files:
-        raise DataError(f"{folder}: the {subset} split holds no clips of the words {words}")
+        relpath, _, word, _, _ = dataset.get_metadata(n)
+        files.append((archive / relpath, word))
     return files
+
+
+def background_noise_files(root: str | Path) -> list[Path]:
+    return sorted((dataset_dir(root) / "_background_noise_").glob("*.wav"))
