@@ -65,3 +65,17 @@ def test_fit_length_centres_when_padding_and_cutting():
     assert fit_length(clip, 8).tolist() == [0, 0, 1, 2, 3, 4, 0, 0]
     assert fit_length(np.arange(10, dtype=np.int16), 4).tolist() == [3, 4, 5, 6]
     assert fit_length(clip, 4).tolist() == clip.tolist()
+
+
+def test_trim_cuts_exactly_where_librosa_does(real8_root):
+    import librosa
+
+    rng = np.random.default_rng(0)
+    paths = sorted(real8_root.glob("SpeechCommands/speech_commands_v0.02/*/*_nohash_*.wav"))
+    for path in rng.choice(paths, size=300, replace=False):
+        clip = read_clip(path, 16000)
+        for top_db in (20, 40, 60):
+            _, (start, end) = librosa.effects.trim(
+                clip.astype(np.float32), top_db=top_db, frame_length=512, hop_length=128
+            )
+            assert np.array_equal(trim_silence(clip, top_db), clip[start:end]), (path, top_db)

@@ -3,7 +3,6 @@
 import struct
 from pathlib import Path
 
-import librosa
 import numpy as np
 import soundfile as sf
 
@@ -79,16 +78,30 @@ def read_clip(path: Path, sample_rate: int) -> np.ndarray:
 def trim_silence(
     clip: np.ndarray, top_db: float, frame_length: int = 512, hop_length: int = 128
 ) -> np.ndarray:
-    """Drop leading/trailing frames quieter than `top_db` below the clip's peak (librosa.effects.trim).
+    """Drop leading/trailing frames quieter than `top_db` below the loudest frame.
 
-    A clip that is digital silence throughout would trim to nothing: that is an error for the caller.
+    The same computation as `librosa.effects.trim` (centred frames, RMS, dB against the maximum; the tests
+    check it gives identical cuts), in a few vectorised numpy lines: librosa's version costs seconds of
+    import and JIT compilation in every fresh process, which alone would double a cache build.
+    A clip that is digital silence throughout trims to nothing: that is an error for the caller.
     """
     if not clip.any():
         return clip[:0]
-    _, (start, end) = librosa.effects.trim(
-        clip.astype(np.float32), top_db=top_db, frame_length=frame_length, hop_length=hop_length
-    )
+    # Frame f covers padded[f*hop : f*hop + frame_length]; its mean square is a difference of a running
+    # sum of squares (float64, so it agrees with librosa's direct float32 mean far below any threshold).
+    squares = np.square(np.pad(clip.astype(np.float64), frame_length // 2))
+    running = np.concatenate(([0.0], np.cumsum(squares)))
+    starts = np.arange(0, len(squares) - frame_length + 1, hop_length)
+    power = (running[starts + frame_length] - running[starts]) / frame_length
+    loud = np.flatnonzero(_db_below_peak(np.sqrt(power)) > -top_db)
+    start = int(loud[0]) * hop_length
+    end = min(len(clip), (int(loud[-1]) + 1) * hop_length)
     return clip[start:end]
+
+
+def _db_below_peak(rms: np.ndarray, amin: float = 1e-5) -> np.ndarray:
+    power = rms**2  # librosa.amplitude_to_db(rms, ref=np.max): power_to_db of the squared magnitudes
+    return 10.0 * np.log10(np.maximum(amin**2, power)) - 10.0 * np.log10(max(amin**2, float(power.max())))
 
 
 def fit_length(clip: np.ndarray, length: int) -> np.ndarray:

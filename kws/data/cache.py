@@ -59,9 +59,10 @@ class SplitCache:
 
 def cache_key(sources: list[ClipSource], preprocessing: Preprocessing, clip_samples: int | None) -> str:
     digest = hashlib.sha256(json.dumps([CACHE_VERSION, asdict(preprocessing), clip_samples]).encode())
-    for source in sources:
-        stat = os.stat(source.path)
-        digest.update(json.dumps([*asdict(source).values(), stat.st_size, stat.st_mtime_ns]).encode())
+    for s in sources:
+        stat = os.stat(s.path)
+        fields = (s.path, s.label, s.start, s.length, s.gain, stat.st_size, stat.st_mtime_ns)
+        digest.update(repr(fields).encode())
     return digest.hexdigest()[:20]
 
 
@@ -137,9 +138,8 @@ def _map(fn, sources: list[ClipSource], preprocessing: Preprocessing, workers: i
     if workers <= 1 or len(sources) < PARALLEL_MIN_CLIPS:
         yield from map(fn, args)
         return
-    # librosa loads its submodules lazily, which costs seconds per fresh process: load them here once and
-    # fork, so workers inherit them (workers run only numpy/librosa code, never torch's thread pools).
-    trim_silence(np.ones(4096, dtype=np.int16), top_db=40.0)
+    # Forked workers start at once with everything imported; they run only numpy code, never torch's
+    # thread pools, which are what makes fork after torch unsafe.
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
     try:
         yield from pool.map(fn, args, chunksize=256)
