@@ -62,7 +62,9 @@ class KWSModule(L.LightningModule):
         audio, target = batch
         waveform = audio.float() / INT16_SCALE
         if stage == "train":
-            features = self.spec_augment(self.network.frontend(self.waveform_augment(waveform)))
+            features = self.network.frontend(self.waveform_augment(waveform))
+            if not getattr(self.network.classifier, "takes_waveform", False):  # M5 has no spectrogram to mask
+                features = self.spec_augment(features)
             logits = self.network.classifier(features)
         else:
             logits = self(waveform)

@@ -23,6 +23,7 @@ from kws.callbacks import EpochSummary
 from kws.cli import hydra_app
 from kws.data.datamodule import KWSDataModule
 from kws.models import count_parameters
+from kws.models.complexity import count_macs
 from kws.module import KWSModule
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,14 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
         data={**_plain(cfg.data), "root": str(Path(cfg.data.root).resolve()), "words": datamodule.task.words},
         class_weights=datamodule.class_weights(),
     )
-    log.info("model %s: %d parameters", cfg.model._target_.rsplit(".", 1)[-1], count_parameters(module))
+    size = {"params": count_parameters(module), "macs": count_macs(module.network, datamodule.clip_samples)}
+    log.info(
+        "model %s: %s parameters, %s multiply-accumulates per %.2f s clip",
+        cfg.model._target_.rsplit(".", 1)[-1],
+        f"{size['params']:,}",
+        f"{size['macs']:,}",
+        datamodule.clip_samples / cfg.data.sample_rate,
+    )
 
     checkpoint = ModelCheckpoint(
         dirpath=run_dir / "checkpoints", filename="best", monitor="val/acc", mode="max", save_last=True
@@ -72,7 +80,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
         "val/acc_best": float(checkpoint.best_model_score),
         "epochs": trainer.current_epoch,
         "train_seconds": round(time.perf_counter() - started, 1),
-        "params": count_parameters(module),
+        **size,
         "best_checkpoint": checkpoint.best_model_path,
     }
     if cfg.test:

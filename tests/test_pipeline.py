@@ -132,3 +132,9 @@ def test_a_12_class_style_task_trains_and_evaluates_from_its_checkpoint(tiny_syn
     best = tmp_path / "run" / "checkpoints" / "best.ckpt"
     result = evaluate(compose_config("eval", tmp_path / "eval", [f"ckpt_path={best}"]))
     assert result["test/acc"] == pytest.approx(metrics["test/acc"])
+
+
+def test_raw_waveform_model_trains_with_default_augmentation(tiny_synth_root, tmp_path):
+    overrides = [f"data.root={tiny_synth_root}", "model=m5", "trainer.max_epochs=1", *FAST]
+    metrics, _ = train(compose_config("train", tmp_path, overrides))
+    assert metrics["params"] > 0 and metrics["macs"] > 0 and np.isfinite(metrics["test/loss"])

@@ -1,4 +1,4 @@
-"""Keyword-spotting networks: a feature front-end plus a CNN or RNN classifier over its frames."""
+"""Keyword-spotting networks: a feature front-end plus a classifier (configs/model/*.yaml) over its output."""
 
 from collections.abc import Mapping
 
@@ -25,9 +25,17 @@ class KeywordSpotter(nn.Module):
 
 
 def build_network(model: Mapping, features: Mapping, num_classes: int, sample_rate: int) -> KeywordSpotter:
-    """Build from plain config dicts (as stored in a checkpoint), so no Hydra app is needed."""
-    frontend = LogMel(sample_rate=sample_rate, **features)
-    classifier = hydra.utils.instantiate(dict(model), n_mels=frontend.n_mels, num_classes=num_classes)
+    """Build from plain config dicts (as stored in a checkpoint), so no Hydra app is needed.
+
+    A classifier class with `takes_waveform = True` (M5) gets the waveform [batch, samples] itself, as one
+    input channel (n_mels=1), instead of log-mel features; the features config is then unused.
+    """
+    if getattr(hydra.utils.get_class(model["_target_"]), "takes_waveform", False):
+        frontend, channels = nn.Identity(), 1
+    else:
+        frontend = LogMel(sample_rate=sample_rate, **features)
+        channels = frontend.n_mels
+    classifier = hydra.utils.instantiate(dict(model), n_mels=channels, num_classes=num_classes)
     return KeywordSpotter(frontend, classifier)
 
 
