@@ -27,7 +27,7 @@ from kws.errors import DataError
 log = logging.getLogger(__name__)
 
 CACHE_VERSION = 1
-PARALLEL_MIN_CLIPS = 2000  # below this, a worker pool's start-up costs more than it saves
+PARALLEL_MIN_CLIPS = 500  # below this, a worker pool's start-up costs more than it saves
 
 
 @dataclass(frozen=True)
@@ -87,20 +87,19 @@ def build(
     directory.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.partial-", dir=directory.parent))
     try:
-        kept, lengths, skipped = _decode_all(
-            staging / "trimmed.bin", sources, preprocessing, skip_bad_files, workers
-        )
+        kept, pieces, skipped = _decode_all(staging, sources, preprocessing, skip_bad_files, workers)
         if not kept:
             raise DataError(f"no usable clips left ({len(skipped)} skipped): {skipped[:3]}")
-        length = clip_samples or round(float(np.mean(lengths)))
-        _pad_or_cut(staging, lengths, length)
+        lengths = np.array([n for _, _, n in pieces])
+        length = clip_samples or round(float(lengths.mean()))
+        _pad_or_cut(staging, pieces, length)
         np.save(staging / "labels.npy", np.array([s.label for s in kept], dtype=np.int64))
         meta = {
             "version": CACHE_VERSION,
             "clips": len(kept),
             "clip_samples": length,
-            "average_trimmed_samples": float(np.mean(lengths)),
-            "longer_than_clip": int(np.sum(np.array(lengths) > length)),
+            "average_trimmed_samples": float(lengths.mean()),
+            "longer_than_clip": int(np.sum(lengths > length)),
             "skipped": skipped,
             "preprocessing": asdict(preprocessing),
         }
@@ -115,41 +114,65 @@ def build(
     return load(directory)
 
 
+Piece = tuple[str, int, int]  # (shard file name, byte offset, samples) of one trimmed clip
+
+
 def _decode_all(
-    out: Path, sources: list[ClipSource], preprocessing: Preprocessing, skip_bad_files: bool, workers: int
-) -> tuple[list[ClipSource], list[int], list[str]]:
-    """Decode and trim in worker processes, appending the ragged int16 clips to `out` in order."""
-    kept, lengths, skipped = [], [], []
-    with out.open("wb") as f:
-        for source, result in zip(sources, _map(_decode_one, sources, preprocessing, workers), strict=True):
+    staging: Path, sources: list[ClipSource], preprocessing: Preprocessing, skip_bad_files: bool, workers: int
+) -> tuple[list[ClipSource], list[Piece], list[str]]:
+    """Decode and trim in worker processes; each appends its clips to its own shard file in `staging`
+    and sends back only where they are (shipping the audio through pipes cost as much as decoding it)."""
+    kept, pieces, skipped = [], [], []
+    _job_context.update(preprocessing=preprocessing, staging=staging)  # forked workers inherit it
+    try:
+        for source, result in zip(sources, _map(_decode_to_shard, sources, workers), strict=True):
             if isinstance(result, str):
                 if not skip_bad_files:
                     raise DataError(result + " (set data.skip_bad_files=true to skip such files)")
                 skipped.append(result)
                 continue
-            f.write(result.tobytes())
             kept.append(source)
-            lengths.append(len(result))
-    return kept, lengths, skipped
+            pieces.append(result)
+    finally:
+        own_shard = _shard.pop(staging, None)  # written by this process when it decoded without a pool
+        if own_shard is not None:
+            own_shard.close()
+    return kept, pieces, skipped
 
 
-def _map(fn, sources: list[ClipSource], preprocessing: Preprocessing, workers: int) -> Iterator:
-    args = [(s, preprocessing) for s in sources]
-    if workers <= 1 or len(sources) < PARALLEL_MIN_CLIPS:
-        yield from map(fn, args)
+def _map(fn, jobs: list, workers: int) -> Iterator:
+    if workers <= 1 or len(jobs) < PARALLEL_MIN_CLIPS:
+        yield from map(fn, jobs)
         return
     # Forked workers start at once with everything imported; they run only numpy code, never torch's
     # thread pools, which are what makes fork after torch unsafe.
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
     try:
-        yield from pool.map(fn, args, chunksize=256)
+        yield from pool.map(fn, jobs, chunksize=512)
     finally:  # on a bad file, stop at once instead of decoding the rest
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _decode_one(job: tuple[ClipSource, Preprocessing]) -> np.ndarray | str:
+_shard: dict[Path, object] = {}  # per process: the open shard file for each staging directory
+_job_context: dict = {}  # what every job of the current build shares, set before the workers fork
+
+
+def _decode_to_shard(source: ClipSource) -> Piece | str:
+    preprocessing, staging = _job_context["preprocessing"], _job_context["staging"]
+    result = _decode_one(source, preprocessing)
+    if isinstance(result, str):
+        return result
+    if staging not in _shard:
+        # Unbuffered: a pool worker ends with os._exit, which would drop a buffer's tail.
+        _shard[staging] = (staging / f"shard-{os.getpid()}.bin").open("ab", buffering=0)
+    shard = _shard[staging]
+    offset = shard.tell()
+    shard.write(result.tobytes())
+    return (Path(shard.name).name, offset, len(result))
+
+
+def _decode_one(source: ClipSource, preprocessing: Preprocessing) -> np.ndarray | str:
     """The clip's int16 samples, or the error message (a string travels back from a worker cheaply)."""
-    source, preprocessing = job
     try:
         audio = read_clip(Path(source.path), preprocessing.sample_rate)
         if source.length is not None:
@@ -163,13 +186,17 @@ def _decode_one(job: tuple[ClipSource, Preprocessing]) -> np.ndarray | str:
         return str(err)
 
 
-def _pad_or_cut(staging: Path, lengths: list[int], length: int) -> None:
-    """Stream the ragged clips into clips.npy with plain reads and writes: memory-mapping both files would
+def _pad_or_cut(staging: Path, pieces: list[Piece], length: int) -> None:
+    """Stream the ragged clips into clips.npy with plain reads and writes: memory-mapping the files would
     count them in the process's resident memory, ~2 x 2 GB for full Speech Commands."""
-    header = {"descr": "<i2", "fortran_order": False, "shape": (len(lengths), length)}
-    with (staging / "trimmed.bin").open("rb") as ragged, (staging / "clips.npy").open("wb") as out:
+    header = {"descr": "<i2", "fortran_order": False, "shape": (len(pieces), length)}
+    shards = {name: (staging / name).open("rb") for name in {name for name, _, _ in pieces}}
+    with (staging / "clips.npy").open("wb") as out:
         np.lib.format.write_array_header_1_0(out, header)
-        for n in lengths:
-            clip = np.frombuffer(ragged.read(2 * n), dtype="<i2")
+        for name, offset, samples in pieces:
+            shards[name].seek(offset)
+            clip = np.frombuffer(shards[name].read(2 * samples), dtype="<i2")
             out.write(fit_length(clip, length).tobytes())
-    (staging / "trimmed.bin").unlink()
+    for name, shard in shards.items():
+        shard.close()
+        (staging / name).unlink()
