@@ -15,6 +15,8 @@ Config knobs: `channels` (the paper's C = 32, the width multiplier of the conv),
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from kws.models.rnn import recurrent_layers
+
 
 class CRNN(nn.Module):
     def __init__(
@@ -36,15 +38,9 @@ class CRNN(nn.Module):
         self.conv = nn.Conv2d(1, channels, tuple(kernel), stride=tuple(stride), padding=(0, kernel[1] // 2))
         self.norm = nn.BatchNorm2d(channels)
         freq = (n_mels - kernel[0]) // stride[0] + 1
-        self.rnn = nn.GRU(
-            channels * freq,
-            hidden_size,
-            num_layers=num_layers,
-            batch_first=True,
-            bidirectional=bidirectional,
-            dropout=dropout if num_layers > 1 else 0.0,
+        self.rnn, width = recurrent_layers(
+            "gru", channels * freq, hidden_size, num_layers, bidirectional, dropout
         )
-        width = hidden_size * (2 if bidirectional else 1)
         self.fc = nn.Linear(width, fc_size)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(fc_size, num_classes))
 
