@@ -10,6 +10,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
 from kws.cli import CONFIG_DIR
+from kws.data.datamodule import KWSDataModule
 from kws.synth.dataset import build_dataset, default_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,6 +64,14 @@ def compose_config(name: str, tmp_path: Path, overrides: list[str]) -> DictConfi
         cfg.paths.output_dir = str(tmp_path)
         cfg.paths.log_dir = str(tmp_path)
     return cfg
+
+
+def prepared_module(root: Path, **options) -> KWSDataModule:
+    """A data module over `root` with its cache beside it, prepared and set up for fitting."""
+    dm = KWSDataModule(str(root), cache_dir=str(root.parent / "cache"), **options)
+    dm.prepare_data()
+    dm.setup("fit")
+    return dm
 
 
 @pytest.fixture

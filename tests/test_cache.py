@@ -7,6 +7,7 @@ import pytest
 
 from kws.data import cache
 from kws.data.datamodule import KWSDataModule
+from tests.conftest import prepared_module as _prepared
 from tests.conftest import tone_clip, write_layout
 
 
@@ -17,13 +18,6 @@ def root(tmp_path):
         for word, freq in (("yes", 400), ("no", 900))
     }
     return write_layout(tmp_path / "root", clips, {"spk00006"}, {"spk00007"})
-
-
-def _prepared(root, **options) -> KWSDataModule:
-    dm = KWSDataModule(str(root), cache_dir=str(root.parent / "cache"), **options)
-    dm.prepare_data()
-    dm.setup("fit")
-    return dm
 
 
 def _cache_dirs(root) -> set[str]:

@@ -8,6 +8,7 @@ import torch
 from kws.data.datamodule import KWSDataModule
 from kws.errors import DataError
 from tests.conftest import compose_config, tone_clip, write_layout
+from tests.conftest import prepared_module as _prepared
 
 WORDS = {"yes": 400, "no": 900, "up": 1500, "down": 2500, "left": 3000}
 
@@ -23,13 +24,6 @@ def root(tmp_path):
     rng = np.random.default_rng(0)
     sf.write(noise_dir / "white.wav", (rng.standard_normal(16000 * 5) * 3000).astype(np.int16), 16000)
     return root
-
-
-def _prepared(root, **options) -> KWSDataModule:
-    dm = KWSDataModule(str(root), cache_dir=str(root.parent / "cache"), **options)
-    dm.prepare_data()
-    dm.setup("fit")
-    return dm
 
 
 def test_unknown_and_silence_classes(root):

@@ -111,8 +111,7 @@ class KWSDataModule(L.LightningDataModule):
         for subset in wanted.get(stage, speech_commands.SUBSETS):
             if subset not in self._splits:
                 self._splits[subset] = self._build(subset)
-        if self.clip_samples is None:
-            self.clip_samples = self._build("training").meta["clip_samples"]
+        self.clip_samples = self._clip_samples()
 
     def setup_split_as_test(self, subset: str) -> None:
         """Serve `subset` (training/validation/testing) through test_dataloader, for kws-eval."""
