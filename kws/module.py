@@ -6,6 +6,7 @@ works without Hydra or the training overrides. Augmentation wraps the network's 
 steps only; `self.network`, which eval and export use, never contains it.
 """
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from torch import Tensor
 from kws.augment import SpecAugment, WaveformAugment
 from kws.errors import KWSError
 from kws.models import build_network
+from kws.models.init import initialise
 
 INT16_SCALE = 32768.0
 
@@ -35,15 +37,23 @@ class KWSModule(L.LightningModule):
         data: dict[str, Any] | None = None,
         augment: dict[str, Any] | None = None,
         class_weights: list[float] | None = None,
+        loss: dict[str, Any] | None = None,
+        init: str = "default",
+        l1_penalty: float = 0.0,
     ) -> None:
         """`data` is the data config the model was trained on (root, resolved words, task, trimming), so
         kws-eval and exports can prepare clips the same way; `augment` is configs/augment/*.yaml as a dict
-        ({waveform: …, spec: …}), None = no augmentation; `class_weights` weight the training loss."""
+        ({waveform: …, spec: …}), None = no augmentation; `class_weights` weight the training loss;
+        `loss` is configs/loss/*.yaml (None = cross-entropy); `init` a scheme of kws.models.init;
+        `l1_penalty` λ adds λ·Σ|w| over all weight matrices/kernels to the training objective."""
         super().__init__()
         self.save_hyperparameters()
         self.network = build_network(model, features, len(labels), sample_rate)
+        initialise(self.network, init)
         weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
-        self.register_buffer("class_weights", weights, persistent=False)
+        self.objective = hydra.utils.instantiate(
+            loss or {"_target_": "torch.nn.CrossEntropyLoss"}, weight=weights
+        )
         augment = augment or {}
         self.waveform_augment = WaveformAugment(sample_rate, **augment.get("waveform", {}))
         self.spec_augment = SpecAugment(**augment.get("spec", {}))
@@ -68,16 +78,29 @@ class KWSModule(L.LightningModule):
             logits = self.network.classifier(features)
         else:
             logits = self(waveform)
-        loss = F.cross_entropy(logits, target, weight=self.class_weights if stage == "train" else None)
-        accuracy = (logits.argmax(dim=-1) == target).float().mean()
-        self.log_dict(
-            {f"{stage}/loss": loss, f"{stage}/acc": accuracy},
-            on_step=False,
-            on_epoch=True,
-            prog_bar=stage != "test",
-            batch_size=len(target),
-        )
-        return loss
+        # `{stage}/loss` is plain cross-entropy in every stage, so train and validation curves (and their
+        # gap) compare like with like whatever the objective; the objective is logged when it differs.
+        cross_entropy = F.cross_entropy(logits, target)
+        metrics = {
+            f"{stage}/loss": cross_entropy,
+            f"{stage}/acc": (logits.argmax(dim=-1) == target).float().mean(),
+        }
+        objective = cross_entropy
+        if stage == "train":
+            objective = self.objective(logits, target)
+            if self.hparams.l1_penalty:
+                objective = objective + self.hparams.l1_penalty * self._l1_norm()
+            if self._objective_is_not_plain_cross_entropy():
+                metrics["train/objective"] = objective
+        self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage != "test", batch_size=len(target))
+        return objective
+
+    def _l1_norm(self) -> Tensor:
+        return sum(p.abs().sum() for p in self.network.parameters() if p.dim() > 1)
+
+    def _objective_is_not_plain_cross_entropy(self) -> bool:
+        plain = isinstance(self.objective, torch.nn.CrossEntropyLoss) and not self.objective.label_smoothing
+        return not plain or self.objective.weight is not None or bool(self.hparams.l1_penalty)
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         return self._step(batch, "train")
@@ -90,10 +113,13 @@ class KWSModule(L.LightningModule):
 
     def configure_optimizers(self) -> Any:
         optimizer = hydra.utils.instantiate(self.hparams.optimizer)(self.parameters())
-        if not self.hparams.scheduler:
+        total_steps = self.trainer.estimated_stepping_batches
+        if not self.hparams.scheduler or math.isinf(
+            total_steps
+        ):  # no schedule for an open-ended run (lr_find)
             return optimizer
-        scheduler = hydra.utils.instantiate(self.hparams.scheduler)(optimizer)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+        scheduler = hydra.utils.instantiate(self.hparams.scheduler)(optimizer, total_steps=int(total_steps))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
 
 def load_checkpoint(path: str | Path) -> KWSModule:

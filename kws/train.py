@@ -4,6 +4,7 @@
     kws-train model=rnn trainer.max_epochs=20 data.batch_size=128
     kws-train data.root=../shared/data/speech_commands_real8
     kws-train data.root=data/speech_commands data.download=true   # the real 2.3 GB data set
+    kws-train lr_find=true                                 # learning-rate range test only
 
 A run directory holds config.yaml (resolved), tensorboard/, checkpoints/{best,last}.ckpt and metrics.json.
 """
@@ -22,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from kws.callbacks import EpochSummary
 from kws.cli import hydra_app
 from kws.data.datamodule import KWSDataModule
+from kws.lr_find import find_learning_rate
 from kws.models import count_parameters
 from kws.models.complexity import count_macs
 from kws.module import KWSModule
@@ -50,6 +52,9 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
         model=_plain(cfg.model),
         features=_plain(cfg.features),
         augment=_plain(cfg.augment),
+        loss=_plain(cfg.loss),
+        init=cfg.init,
+        l1_penalty=cfg.l1_penalty,
         optimizer=_plain(cfg.optimizer),
         scheduler=_plain(cfg.scheduler) if cfg.get("scheduler") else None,
         # An absolute root so kws-eval finds the data from any directory; the resolved word list so a
@@ -74,6 +79,10 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
         **cfg.trainer, callbacks=[checkpoint, EpochSummary()], logger=logger, default_root_dir=run_dir
     )
 
+    if cfg.lr_find:
+        suggestion = find_learning_rate(_plain(cfg.trainer), module, datamodule, run_dir)
+        return {"lr_suggestion": suggestion, **size}, {"datamodule": datamodule, "module": module}
+
     started = time.perf_counter()
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     metrics: dict[str, Any] = {
@@ -95,7 +104,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
 @hydra_app("train")
 def main(cfg: DictConfig) -> float:
     metrics, _ = train(cfg)
-    return metrics["val/acc_best"]  # what a Hydra sweeper optimises
+    return metrics.get("val/acc_best", float("nan"))  # what a Hydra sweeper optimises
 
 
 if __name__ == "__main__":

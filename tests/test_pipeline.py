@@ -128,7 +128,7 @@ def test_a_12_class_style_task_trains_and_evaluates_from_its_checkpoint(tiny_syn
     metrics, objects = train(compose_config("train", tmp_path / "run", overrides))
     module = objects["module"]
     assert module.hparams.labels == ["_silence_", "_unknown_", "yes", "no"]
-    assert module.class_weights is not None and len(module.class_weights) == 4
+    assert module.objective.weight is not None and len(module.objective.weight) == 4
     best = tmp_path / "run" / "checkpoints" / "best.ckpt"
     result = evaluate(compose_config("eval", tmp_path / "eval", [f"ckpt_path={best}"]))
     assert result["test/acc"] == pytest.approx(metrics["test/acc"])
