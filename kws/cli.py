@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from kws.errors import KWSError
 
@@ -21,6 +21,18 @@ def _find_config_dir() -> Path:
 
 
 CONFIG_DIR = _find_config_dir()
+MAX_RUN_NAME = 120
+
+
+def _run_suffix(overrides: str) -> str:
+    """ "_model=rnn,optimizer.lr=0.003" for a run directory name; "" without overrides."""
+    if not overrides:
+        return ""
+    name = overrides.replace("/", "-").replace(" ", "")
+    return "_" + (name if len(name) <= MAX_RUN_NAME else name[: MAX_RUN_NAME - 3] + "...")
+
+
+OmegaConf.register_new_resolver("kws_run_suffix", _run_suffix, replace=True)
 
 
 def hydra_app(config_name: str) -> Callable[[Callable[[DictConfig], object]], Callable[[], None]]:

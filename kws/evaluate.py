@@ -2,6 +2,9 @@
 
 kws-eval ckpt_path=outputs/train/<run>/checkpoints/best.ckpt
 kws-eval ckpt_path=… data_root=../shared/data/speech_commands_real8 split=validation
+
+Writes metrics.json, <split>_report.json (confusion matrix, per-class precision/recall/F1) and
+<split>_confusion.png to the eval directory and prints the per-class table, worst F1 first.
 """
 
 import json
@@ -16,7 +19,9 @@ from kws.cli import hydra_app
 from kws.data.datamodule import KWSDataModule
 from kws.data.speech_commands import SUBSETS
 from kws.errors import KWSError
+from kws.metrics import per_class_table
 from kws.module import load_checkpoint
+from kws.reporting import report_split
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +47,12 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     trainer = L.Trainer(accelerator=cfg.accelerator, devices=1, logger=False, enable_checkpointing=False)
     (tested,) = trainer.test(module, datamodule=datamodule)
     metrics = {"checkpoint": str(Path(cfg.ckpt_path).resolve()), "split": cfg.split, **tested}
-    out = Path(cfg.paths.output_dir) / "metrics.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(metrics, indent=2) + "\n")
-    print(f"{cfg.split}: accuracy {tested['test/acc']:.4f}, loss {tested['test/loss']:.4f} -> {out}")
+    out_dir = Path(cfg.paths.output_dir)
+    report = report_split(module, datamodule.test_dataloader(), out_dir, cfg.split, examples=0)
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    print(per_class_table(report["per_class"]))
+    print(f"{cfg.split}: accuracy {tested['test/acc']:.4f}, loss {tested['test/loss']:.4f}")
+    print(f"-> {out_dir / 'metrics.json'}, {out_dir / f'{cfg.split}_confusion.png'}, {cfg.split}_report.json")
     return metrics
 
 

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from kws.augment import SpecAugment, WaveformAugment
 from kws.errors import KWSError
+from kws.metrics import expected_calibration_error
 from kws.models import build_network
 from kws.models.init import initialise
 
@@ -47,7 +48,7 @@ class KWSModule(L.LightningModule):
         `loss` is configs/loss/*.yaml (None = cross-entropy); `init` a scheme of kws.models.init;
         `l1_penalty` λ adds λ·Σ|w| over all weight matrices/kernels to the training objective."""
         super().__init__()
-        self.save_hyperparameters()
+        self.save_hyperparameters(logger=False)  # kws-train logs the key ones with final metrics (HPARAMS)
         self.network = build_network(model, features, len(labels), sample_rate)
         initialise(self.network, init)
         weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
@@ -86,6 +87,10 @@ class KWSModule(L.LightningModule):
             f"{stage}/acc": (logits.argmax(dim=-1) == target).float().mean(),
         }
         objective = cross_entropy
+        if stage == "val":
+            confidence, predicted = logits.detach().softmax(dim=-1).max(dim=-1)
+            self._val_confidence.append(confidence)
+            self._val_correct.append(predicted == target)
         if stage == "train":
             objective = self.objective(logits, target)
             if self.hparams.l1_penalty:
@@ -94,6 +99,16 @@ class KWSModule(L.LightningModule):
                 metrics["train/objective"] = objective
         self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage != "test", batch_size=len(target))
         return objective
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_confidence: list[Tensor] = []
+        self._val_correct: list[Tensor] = []
+
+    def on_validation_epoch_end(self) -> None:
+        """Calibration: mean top-class probability next to accuracy, and their binned gap (ECE)."""
+        confidence, correct = torch.cat(self._val_confidence), torch.cat(self._val_correct)
+        ece = expected_calibration_error(confidence, correct)
+        self.log_dict({"val/ece": ece, "val/confidence": confidence.mean()}, sync_dist=True)
 
     def _l1_norm(self) -> Tensor:
         return sum(p.abs().sum() for p in self.network.parameters() if p.dim() > 1)

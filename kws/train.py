@@ -16,17 +16,20 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
 from kws.callbacks import EpochSummary
 from kws.cli import hydra_app
 from kws.data.datamodule import KWSDataModule
+from kws.diagnostics import CurveDiagnostics, GradientMonitor
+from kws.hparams import HP_METRICS, hyperparameters
 from kws.lr_find import find_learning_rate
 from kws.models import count_parameters
 from kws.models.complexity import count_macs
-from kws.module import KWSModule
+from kws.module import KWSModule, load_checkpoint
+from kws.reporting import report_split
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +79,10 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     )
     logger = TensorBoardLogger(save_dir=run_dir, name="tensorboard", version="", default_hp_metric=False)
     trainer = L.Trainer(
-        **cfg.trainer, callbacks=[checkpoint, EpochSummary()], logger=logger, default_root_dir=run_dir
+        **cfg.trainer,
+        callbacks=[checkpoint, *_callbacks(cfg.callbacks)],
+        logger=logger,
+        default_root_dir=run_dir,
     )
 
     if cfg.lr_find:
@@ -96,9 +102,35 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
         (tested,) = trainer.test(module, datamodule=datamodule, ckpt_path=checkpoint.best_model_path)
         metrics.update(tested)
     (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    if trainer.is_global_zero:
+        best = load_checkpoint(checkpoint.best_model_path)
+        report_split(
+            best,
+            datamodule.val_dataloader(),
+            run_dir,
+            "val",
+            logger.experiment,
+            trainer.global_step,
+            cfg.callbacks.misclassified_examples,
+        )
+        logger.log_hyperparams(
+            hyperparameters(cfg), {f"hp/{k}": v for k, v in metrics.items() if k in HP_METRICS}
+        )
     log.info("run directory: %s", run_dir)
     log.info("tensorboard --logdir %s", cfg.paths.log_dir)
     return metrics, {"datamodule": datamodule, "module": module, "trainer": trainer}
+
+
+def _callbacks(cfg: DictConfig) -> list[L.Callback]:
+    callbacks = [EpochSummary(), CurveDiagnostics(**cfg.diagnosis)]
+    if cfg.early_stopping.monitor:
+        mode = "min" if cfg.early_stopping.monitor.endswith("loss") else "max"
+        callbacks.append(
+            EarlyStopping(cfg.early_stopping.monitor, patience=cfg.early_stopping.patience, mode=mode)
+        )
+    if cfg.gradients_every_n_steps:
+        callbacks.append(GradientMonitor(cfg.gradients_every_n_steps))
+    return callbacks
 
 
 @hydra_app("train")

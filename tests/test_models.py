@@ -32,3 +32,13 @@ def test_logmel_frontend_shape(tmp_path):
     features = net.frontend(torch.zeros(2, 16000))
     assert features.shape == (2, cfg.features.n_mels, 16000 // cfg.features.hop_length + 1)
     assert torch.isfinite(features).all()
+
+
+@pytest.mark.parametrize("model", ["cnn", "dscnn", "rnn"])
+def test_mfcc_front_end_feeds_every_family(tmp_path, model):
+    cfg = compose_config("train", tmp_path, [f"model={model}", "features=mfcc"])
+    net = build_network(dict(cfg.model), dict(cfg.features), num_classes=4, sample_rate=16000)
+    features = net.frontend(torch.randn(3, 12000) * 0.1)
+    assert features.shape[1] == cfg.features.n_mfcc == 20
+    assert features.mean(dim=-1).abs().max() < 1e-4  # normalised per clip and coefficient
+    assert net(torch.randn(3, 12000) * 0.1).shape == (3, 4)

@@ -24,7 +24,7 @@ from torch.utils.data import (
 from kws.data import cache, speech_commands
 from kws.data.audio import read_clip
 from kws.data.tasks import Task
-from kws.errors import DataError
+from kws.errors import DataError, KWSError
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +34,18 @@ BALANCE_MODES = (None, "sampler", "loss_weights")
 class BatchedClips(Dataset):
     """Indexed by a list of clip indices, returning the whole batch: one memmap read, not `batch` reads."""
 
-    def __init__(self, split: cache.SplitCache) -> None:
-        self.clips, self.labels = split.clips, split.labels
+    def __init__(self, split: cache.SplitCache, keep: np.ndarray | None = None) -> None:
+        """`keep`: the clip indices to serve (a subset of the split), default all."""
+        self.clips = split.clips
+        self.keep = np.arange(len(split.labels)) if keep is None else np.sort(keep)
+        self.labels = split.labels[self.keep]
 
     def __len__(self) -> int:
-        return len(self.labels)
+        return len(self.keep)
 
     def __getitem__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         order = np.sort(np.asarray(indices))  # ascending reads are sequential on disk
-        return torch.from_numpy(self.clips[order]), torch.from_numpy(self.labels[order])
+        return torch.from_numpy(self.clips[self.keep[order]]), torch.from_numpy(self.labels[order])
 
 
 class KWSDataModule(L.LightningDataModule):
@@ -63,6 +66,7 @@ class KWSDataModule(L.LightningDataModule):
         balance: str | None = None,
         batch_size: int = 64,
         num_workers: int = 0,
+        train_fraction: float = 1.0,
     ) -> None:
         """`words=None`: every word folder under the root. `clip_samples=None`: the average trimmed length
         of the training split. See configs/data/*.yaml for what each option means."""
@@ -78,6 +82,9 @@ class KWSDataModule(L.LightningDataModule):
         self.prepare_workers = prepare_workers or len(os.sched_getaffinity(0))
         self.balance = balance
         self.batch_size = batch_size
+        if not 0 < train_fraction <= 1:
+            raise KWSError(f"data.train_fraction: {train_fraction} is not in (0, 1]")
+        self.train_fraction = train_fraction
         self.num_workers = num_workers
         self._task_options = {
             "unknown_fraction": unknown_fraction,
@@ -152,8 +159,17 @@ class KWSDataModule(L.LightningDataModule):
                 "\n  ".join(meta["skipped"]),
             )
 
+    def _training_subset(self) -> np.ndarray | None:
+        """A seeded `train_fraction` of the training clips (same clips every epoch), None = all."""
+        if self.train_fraction == 1:
+            return None
+        count = len(self._build("training").labels)
+        rng = np.random.default_rng(self._task_options["seed"])
+        return rng.choice(count, size=max(1, round(self.train_fraction * count)), replace=False)
+
     def class_counts(self) -> np.ndarray:
-        return np.bincount(self._build("training").labels, minlength=len(self.labels))
+        labels = BatchedClips(self._build("training"), self._training_subset()).labels
+        return np.bincount(labels, minlength=len(self.labels))
 
     def class_weights(self) -> list[float] | None:
         """Inverse-frequency loss weights (mean 1) when data.balance=loss_weights, else None."""
@@ -174,7 +190,7 @@ class KWSDataModule(L.LightningDataModule):
         return torch.from_numpy(np.concatenate(pieces).astype(np.float32) / 32768.0)
 
     def _loader(self, subset: str, train: bool = False) -> DataLoader:
-        dataset = BatchedClips(self._splits[subset])
+        dataset = BatchedClips(self._splits[subset], self._training_subset() if train else None)
         if train and self.balance == "sampler":
             weights = 1.0 / np.maximum(self.class_counts(), 1)[dataset.labels]
             sampler = WeightedRandomSampler(

@@ -34,7 +34,7 @@ def build_network(model: Mapping, features: Mapping, num_classes: int, sample_ra
         frontend, channels = nn.Identity(), 1
     else:
         frontend = LogMel(sample_rate=sample_rate, **features)
-        channels = frontend.n_mels
+        channels = frontend.channels
     classifier = hydra.utils.instantiate(dict(model), n_mels=channels, num_classes=num_classes)
     return KeywordSpotter(frontend, classifier)
 

@@ -10,18 +10,20 @@ class KeywordCNN(nn.Module):
         num_classes: int,
         channels: tuple[int, ...] = (16, 32, 64, 128),
         dropout: float = 0.2,
+        batch_norm: bool = True,
     ):
+        """`batch_norm=False` drops every BatchNorm (a regulariser too): the overfitting demo uses that."""
         super().__init__()
         # Learned per-mel-band normalisation: log-mel levels differ a lot between bands and recordings.
-        self.input_norm = nn.BatchNorm1d(n_mels)
+        self.input_norm = nn.BatchNorm1d(n_mels) if batch_norm else nn.Identity()
         stages, previous = [], 1
         for width in channels:
             # Pooling before BN/ReLU gives the same kind of stage at a quarter of the element-wise work,
             # which dominates a CPU step for a net this small.
             stages += [
-                nn.Conv2d(previous, width, kernel_size=3, padding=1, bias=False),
+                nn.Conv2d(previous, width, kernel_size=3, padding=1, bias=not batch_norm),
                 nn.MaxPool2d(2, ceil_mode=True),
-                nn.BatchNorm2d(width),
+                nn.BatchNorm2d(width) if batch_norm else nn.Identity(),
                 nn.ReLU(inplace=True),
             ]
             previous = width

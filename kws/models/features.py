@@ -1,4 +1,4 @@
-"""Log-mel front-end as an nn.Module: runs on the model's device and exports with the model."""
+"""Log-mel / MFCC front-end as an nn.Module: runs on the model's device and exports with the model."""
 
 import torch
 import torchaudio
@@ -15,17 +15,28 @@ class LogMel(nn.Module):
         n_mels: int = 40,
         f_min: float = 20.0,
         f_max: float = 7600.0,
+        n_mfcc: int = 0,
+        normalize: bool = False,
     ) -> None:
+        """`n_mfcc` > 0: MFCCs (the first n_mfcc DCT-II coefficients of the log-mel bands) instead of
+        log-mel. `normalize`: each clip's features to zero mean, unit variance per band over time
+        (cepstral mean and variance normalisation: removes the recording's gain and channel)."""
         super().__init__()
+        if n_mfcc > n_mels:
+            raise ValueError(f"features.n_mfcc ({n_mfcc}) cannot exceed features.n_mels ({n_mels})")
+        self.normalize = normalize
+        self.channels = n_mfcc or n_mels  # what the classifier sees per frame
         self.n_fft, self.win_length, self.hop_length, self.n_mels = n_fft, win_length, hop_length, n_mels
         self.register_buffer("window", torch.hann_window(win_length), persistent=False)
         mel_fb = torchaudio.functional.melscale_fbanks(
             n_freqs=n_fft // 2 + 1, f_min=f_min, f_max=f_max, n_mels=n_mels, sample_rate=sample_rate
         )
         self.register_buffer("mel_fb", mel_fb.T.contiguous(), persistent=False)
+        dct = torchaudio.functional.create_dct(n_mfcc, n_mels, norm="ortho").T if n_mfcc else None
+        self.register_buffer("dct", dct, persistent=False)  # [n_mfcc, n_mels]
 
     def forward(self, waveform: Tensor) -> Tensor:
-        """[batch, samples] → [batch, n_mels, frames] natural-log mel power."""
+        """[batch, samples] → [batch, channels, frames]: natural-log mel power, or MFCCs."""
         spec = torch.stft(
             waveform,
             n_fft=self.n_fft,
@@ -38,4 +49,10 @@ class LogMel(nn.Module):
         )
         # real² + imag² rather than abs(): the ONNX exporter handles it and it skips a sqrt.
         power = spec.real.pow(2) + spec.imag.pow(2)
-        return torch.log(torch.matmul(self.mel_fb, power) + 1e-6)
+        features = torch.log(torch.matmul(self.mel_fb, power) + 1e-6)
+        if self.dct is not None:
+            features = torch.matmul(self.dct, features)
+        if self.normalize:
+            mean = features.mean(dim=-1, keepdim=True)
+            features = (features - mean) / (features.std(dim=-1, keepdim=True) + 1e-5)
+        return features
