@@ -1,0 +1,93 @@
+"""Shipping a model: int8 export with its accuracy/size report, and kws-predict on any audio file."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+from scipy.signal import resample_poly
+
+from kws.export import export
+from kws.inference import load_spotter, prepare, read_audio
+from kws.predict import main as predict_main
+from kws.quantize import accuracy, quantize
+from kws.train import train
+from tests.conftest import compose_config
+from tests.test_pipeline import FAST
+
+
+@pytest.fixture(scope="module")
+def shipped(tiny_synth_root, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("ship_run")
+    overrides = [f"data.root={tiny_synth_root}", "trainer.max_epochs=4", "augment=none", *FAST]
+    metrics, _ = train(compose_config("train", run_dir, overrides))
+    out_dir = run_dir / "export"
+    export_overrides = [f"ckpt_path={metrics['best_checkpoint']}", f"out_dir={out_dir}", "quantize=static"]
+    export(compose_config("export", out_dir, export_overrides))
+    return run_dir, out_dir, metrics
+
+
+def _test_clips(tiny_synth_root):
+    folder = tiny_synth_root / "SpeechCommands" / "speech_commands_v0.02"
+    return [folder / line for line in (folder / "testing_list.txt").read_text().split()]
+
+
+def test_int8_export_reports_accuracy_and_size(shipped):
+    _, out_dir, metrics = shipped
+    report = json.loads((out_dir / "model.json").read_text())["int8"]
+    assert report["mode"] == "static" and report["calibration_clips"] > 0
+    assert report["test_acc_fp32"] == pytest.approx(metrics["test/acc"], abs=1e-6)  # same clips, same model
+    assert abs(report["test_acc_int8"] - report["test_acc_fp32"]) <= 0.15  # a 16-clip tiny test split
+    assert report["bytes_int8"] < 0.6 * report["bytes_fp32"]
+    assert (out_dir / "model.int8.onnx").stat().st_size == report["bytes_int8"]
+
+
+def test_dynamic_int8_agrees_with_fp32(shipped, tiny_synth_root, tmp_path):
+    _, out_dir, _ = shipped
+    quantize(out_dir / "model.onnx", tmp_path / "dynamic.onnx", "dynamic")
+    spotter = load_spotter(out_dir)
+    clips = np.stack([prepare(read_audio(path, 16000)[0], spotter) for path in _test_clips(tiny_synth_root)])
+    fp32_predictions = spotter.logits(clips).argmax(axis=-1)
+    assert accuracy(tmp_path / "dynamic.onnx", clips, fp32_predictions) >= 0.8  # agreement with fp32
+
+
+def test_predict_json_from_export_and_checkpoint_agree(shipped, tiny_synth_root, capsys):
+    run_dir, out_dir, metrics = shipped
+    files = [str(p) for p in _test_clips(tiny_synth_root)[:4]]
+    predict_main([str(out_dir), *files, "--json", "--top", "2"])
+    from_export = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    predict_main([metrics["best_checkpoint"], *files, "--json", "--top", "2"])
+    from_ckpt = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["file"] for r in from_export] == files
+    for onnx_result, ckpt_result in zip(from_export, from_ckpt, strict=True):
+        assert set(onnx_result) >= {"file", "label", "prob", "top"} and len(onnx_result["top"]) == 2
+        assert onnx_result["label"] == ckpt_result["label"] == onnx_result["top"][0][0]
+        assert onnx_result["prob"] == pytest.approx(ckpt_result["prob"], abs=1e-3)
+
+
+def test_predict_resamples_and_downmixes_and_says_so(shipped, tiny_synth_root, tmp_path, capsys):
+    _, out_dir, _ = shipped
+    candidates = [str(p) for p in _test_clips(tiny_synth_root)[:6]]
+    predict_main([str(out_dir), *candidates, "--json"])
+    original = max(
+        (json.loads(line) for line in capsys.readouterr().out.splitlines()), key=lambda r: r["prob"]
+    )
+    audio, _ = sf.read(original["file"], dtype="float32")
+    stereo_44k = resample_poly(audio, 441, 160)
+    sf.write(tmp_path / "stereo.wav", np.stack([stereo_44k, 0.5 * stereo_44k], axis=1), 44100)
+    predict_main([str(out_dir), str(tmp_path / "stereo.wav"), "--json"])
+    converted = json.loads(capsys.readouterr().out)
+    assert converted["notes"] == ["down-mixed 2 channels to mono", "resampled 44100 Hz to 16000 Hz"]
+    assert original["notes"] == [] and converted["label"] == original["label"]
+
+
+def test_predict_names_a_bad_file_in_one_line(shipped, tmp_path, capsys):
+    _, out_dir, _ = shipped
+    (tmp_path / "bad.wav").write_text("not audio")
+    with pytest.raises(SystemExit) as exit_info:
+        predict_main([str(out_dir), str(tmp_path / "bad.wav")])
+    error = capsys.readouterr().err
+    assert exit_info.value.code == 2 and error.startswith("kws: error:") and "bad.wav" in error
+    with pytest.raises(SystemExit):
+        predict_main([str(tmp_path), str(tmp_path / "bad.wav")])
+    assert "model.json is missing" in capsys.readouterr().err
