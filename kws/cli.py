@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import hydra
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 
 from kws.errors import KWSError
@@ -45,6 +46,9 @@ def hydra_app(config_name: str) -> Callable[[Callable[[DictConfig], object]], Ca
                 return task(cfg)
             except KWSError as err:
                 print(f"kws: error: {err}", file=sys.stderr)
+                raise SystemExit(2) from None
+            except MisconfigurationException as err:  # Lightning rejecting trainer settings
+                print(f"kws: error: trainer: {err}", file=sys.stderr)
                 raise SystemExit(2) from None
 
         return hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name=config_name)(guarded)

@@ -109,6 +109,18 @@ def test_cli_reports_bad_input_in_one_line(tmp_path, module, overrides, message)
     assert "Traceback" not in result.stderr + result.stdout
 
 
+def test_config_faults_are_one_clear_line(tiny_synth_root, tmp_path):
+    faults = {
+        "model=transformerx": "Could not find 'model/transformerx'",
+        "data.batch_size=-4": "kws: error: data.batch_size: -4 is not a positive whole number",
+        "trainer.accelerator=cuda trainer.devices=64": "kws: error: trainer:",
+    }
+    for override, message in faults.items():
+        result = _run_cli("kws.train", f"data.root={tiny_synth_root}", *override.split(), cwd=tmp_path)
+        assert result.returncode != 0 and message in result.stderr, (override, result.stderr[-600:])
+        assert "Traceback" not in result.stderr + result.stdout
+
+
 def test_cli_rejects_a_misspelled_key_without_a_traceback(tmp_path):
     result = _run_cli("kws.train", "data.batchsize=3", cwd=tmp_path)
     assert result.returncode != 0

@@ -81,6 +81,8 @@ class KWSDataModule(L.LightningDataModule):
         self.cache_root = Path(cache_dir)
         self.prepare_workers = prepare_workers or len(os.sched_getaffinity(0))
         self.balance = balance
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise KWSError(f"data.batch_size: {batch_size!r} is not a positive whole number")
         self.batch_size = batch_size
         if not 0 < train_fraction <= 1:
             raise KWSError(f"data.train_fraction: {train_fraction} is not in (0, 1]")

@@ -1,0 +1,181 @@
+"""Spot keywords in a long recording: slide the model over it, smooth the posteriors, report detections.
+
+    kws-detect outputs/train/<run>/export long.wav [--hop 0.1] [--smooth 3] [--threshold 0.8]
+               [--refractory 1.0] [--gate-db 35] [--json]
+
+The model may be an export folder (model.json + model.onnx, run by ONNX Runtime) or a .ckpt checkpoint.
+Windows of the model's clip length are centred every `hop` seconds (the file is zero-padded by half a
+window at both ends, so a word at the very start or end can still sit in the middle of a window) and fed
+as they are: the training clips had their word centred, which is what the window centred on a word holds.
+
+Defaults, and why:
+  --hop 0.1         ten windows a second: a word (~0.5 s) is centred within ±50 ms in some window, and
+                    one second of audio costs ten model calls.
+  --smooth 3        posteriors are averaged over the last 3 windows (0.3 s) per label: a single
+                    overconfident window (a word half in view) does not fire, a real word spans several.
+  --threshold 0.8   the smoothed posterior a word must reach; high, because models without an
+                    `_unknown_` class put all their mass on some keyword even for other speech.
+  --refractory 1.0  after a detection nothing fires for one second (any label): one word, one detection,
+                    and Speech Commands words fit in one second.
+  --gate-db 35      windows quieter than this many dB below the file's loud windows count as silence.
+
+`_silence_` and `_unknown_` are never reported: they are what the model says when no keyword is there.
+"""
+
+import argparse
+import json
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kws.errors import KWSError
+from kws.inference import Spotter, load_spotter, read_audio
+
+NON_KEYWORDS = frozenset({"_silence_", "_unknown_"})
+BATCH_WINDOWS = 256
+LOUD_PERCENTILE = 95  # "the loud parts of the file": robust to a few clicks, unlike the maximum
+ABSOLUTE_FLOOR_DBFS = -70.0  # digital silence and near-silence are never speech, however quiet the file
+
+
+@dataclass(frozen=True)
+class Detection:
+    time: float  # seconds: the centre of the windows whose smoothed posterior fired
+    label: str
+    prob: float  # the smoothed posterior when it fired
+
+
+def sliding_windows(audio: np.ndarray, clip_samples: int, hop_samples: int) -> np.ndarray:
+    """[windows, clip_samples] view (no copy): window k is centred on sample k * hop_samples of `audio`."""
+    half = clip_samples // 2
+    padded = np.pad(audio.astype(np.float32), (half, clip_samples - half))
+    return np.lib.stride_tricks.sliding_window_view(padded, clip_samples)[: len(audio) : hop_samples]
+
+
+def score_windows(windows: np.ndarray, spotter: Spotter) -> tuple[np.ndarray, np.ndarray]:
+    """Posteriors [windows, labels] and RMS [windows], a batch at a time (an hour of audio is 36k windows)."""
+    probs, rms = [], []
+    for begin in range(0, len(windows), BATCH_WINDOWS):
+        batch = np.ascontiguousarray(windows[begin : begin + BATCH_WINDOWS])
+        probs.append(spotter.probabilities(batch))
+        rms.append(np.sqrt(np.mean(np.square(batch, dtype=np.float64), axis=1)))
+    return np.concatenate(probs), np.concatenate(rms)
+
+
+def loud_enough(rms: np.ndarray, gate_db: float) -> np.ndarray:
+    """Which windows hold enough energy to be speech.
+
+    Models trained without a `_silence_` class must name some keyword for every window, and on silence
+    or faint background they do so with high confidence. A window far quieter than the loud parts of
+    this same file (relative, so a quiet recording still works) or below an absolute floor is silence.
+    """
+    reference = np.percentile(rms, LOUD_PERCENTILE)
+    floor = max(reference * 10 ** (-gate_db / 20), 10 ** (ABSOLUTE_FLOOR_DBFS / 20))
+    return rms >= floor
+
+
+def moving_average(values: np.ndarray, length: int) -> np.ndarray:
+    """Mean over the last `length` rows (fewer at the start), per column."""
+    cumulative = np.cumsum(np.vstack([np.zeros((1, values.shape[1])), values]), axis=0)
+    ends = np.arange(1, len(values) + 1)
+    begins = np.maximum(ends - length, 0)
+    return (cumulative[ends] - cumulative[begins]) / (ends - begins)[:, None]
+
+
+def pick_detections(
+    smoothed: np.ndarray,
+    labels: list[str],
+    times: np.ndarray,
+    threshold: float,
+    refractory_s: float,
+) -> list[Detection]:
+    """First crossing of the threshold fires; after it nothing fires for refractory_s seconds."""
+    keyword_columns = [i for i, label in enumerate(labels) if label not in NON_KEYWORDS]
+    if not keyword_columns:
+        return []
+    keyword_probs = smoothed[:, keyword_columns]
+    detections: list[Detection] = []
+    quiet_until = -np.inf
+    for row, time in enumerate(times):
+        if time < quiet_until:
+            continue
+        best = int(np.argmax(keyword_probs[row]))
+        prob = float(keyword_probs[row, best])
+        if prob >= threshold:
+            detections.append(Detection(round(float(time), 3), labels[keyword_columns[best]], prob))
+            quiet_until = time + refractory_s
+    return detections
+
+
+def detect(
+    audio: np.ndarray,
+    spotter: Spotter,
+    hop_s: float = 0.1,
+    smooth: int = 3,
+    threshold: float = 0.8,
+    refractory_s: float = 1.0,
+    gate_db: float = 35.0,
+) -> list[Detection]:
+    """Keyword detections in float32 mono `audio` at spotter.sample_rate, in time order."""
+    _check_settings(hop_s, smooth, threshold, refractory_s, gate_db)
+    if len(audio) == 0:
+        return []
+    hop_samples = max(1, round(hop_s * spotter.sample_rate))
+    windows = sliding_windows(audio, spotter.clip_samples, hop_samples)
+    probs, rms = score_windows(windows, spotter)
+    probs = probs * loud_enough(rms, gate_db)[:, None]
+    smoothed = moving_average(probs, smooth)
+    centres = np.arange(len(windows)) * hop_samples / spotter.sample_rate
+    # A smoothed value describes the last `smooth` windows, so it is dated at their middle.
+    span_middles = moving_average(centres[:, None], smooth)[:, 0]
+    return pick_detections(smoothed, spotter.labels, span_middles, threshold, refractory_s)
+
+
+def _check_settings(hop_s: float, smooth: int, threshold: float, refractory_s: float, gate_db: float) -> None:
+    if not hop_s > 0:
+        raise KWSError(f"--hop must be a positive number of seconds, got {hop_s}")
+    if smooth < 1:
+        raise KWSError(f"--smooth must be at least 1 window, got {smooth}")
+    if not 0 < threshold <= 1:
+        raise KWSError(f"--threshold must be in (0, 1], got {threshold}")
+    if refractory_s < 0:
+        raise KWSError(f"--refractory must be zero or more seconds, got {refractory_s}")
+    if not gate_db > 0:
+        raise KWSError(f"--gate-db must be a positive number of dB, got {gate_db}")
+
+
+def format_detection(detection: Detection, as_json: bool) -> str:
+    if as_json:
+        return json.dumps(asdict(detection))
+    return f"{detection.time:8.2f}s  {detection.label}  {detection.prob:.3f}"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="kws-detect", description=__doc__.splitlines()[0])
+    parser.add_argument("model", type=Path, help="an export folder (model.json + model.onnx) or a .ckpt")
+    parser.add_argument("audio", type=Path, help="the recording to search (any format soundfile reads)")
+    parser.add_argument("--hop", type=float, default=0.1, help="seconds between windows (default 0.1)")
+    parser.add_argument("--smooth", type=int, default=3, help="windows averaged per posterior (default 3)")
+    parser.add_argument("--threshold", type=float, default=0.8, help="smoothed posterior to fire (0.8)")
+    parser.add_argument("--refractory", type=float, default=1.0, help="seconds of quiet after a detection")
+    parser.add_argument("--gate-db", type=float, default=35.0, help="dB below the loud windows = silence")
+    parser.add_argument("--json", action="store_true", help="one JSON object per detection")
+    args = parser.parse_args(argv)
+    try:
+        spotter = load_spotter(args.model)
+        audio, notes = read_audio(args.audio, spotter.sample_rate)
+        detections = detect(
+            audio, spotter, args.hop, args.smooth, args.threshold, args.refractory, args.gate_db
+        )
+    except KWSError as err:
+        print(f"kws: error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    for note in notes:
+        print(f"kws: note: {args.audio}: {note}", file=sys.stderr)
+    for detection in detections:
+        print(format_detection(detection, args.json))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""What kws's TensorBoard diagnostics cost per training epoch, measured side by side in one run.
+
+    python scripts/bench_logging.py                        # default CNN on data/offline_kws
+    python scripts/bench_logging.py --root … --epochs 3 --rounds 2
+
+Variants, each training the same model from the same initial weights for --epochs epochs, in
+interleaved rounds (machines are noisy; interleaving spreads the noise over all variants):
+  bare:      no logger, no kws callbacks (Lightning's own metric aggregation only)
+  default:   TensorBoard + kws-train's callbacks (curves, gap, lr, ECE, diagnosis, epoch summary)
+  gradients: default + per-layer gradient norms and weight histograms every 10 steps
+Prints seconds per epoch and the overhead against bare; the last line is one JSON object.
+"""
+
+import argparse
+import copy
+import json
+import statistics
+import tempfile
+import time
+
+import lightning as L
+import torch
+from hydra import compose, initialize_config_dir
+from lightning.pytorch.loggers import TensorBoardLogger
+from omegaconf import OmegaConf
+
+from kws.callbacks import EpochSummary
+from kws.cli import CONFIG_DIR
+from kws.data.datamodule import KWSDataModule
+from kws.diagnostics import CurveDiagnostics, GradientMonitor
+from kws.module import KWSModule
+
+VARIANTS = ("bare", "default", "gradients")
+
+
+def _callbacks(variant: str) -> list[L.Callback]:
+    if variant == "bare":
+        return []
+    extra = [GradientMonitor(every_n_steps=10)] if variant == "gradients" else []
+    return [EpochSummary(), CurveDiagnostics(), *extra]
+
+
+def seconds_per_epoch(variant: str, module: KWSModule, datamodule: KWSDataModule, epochs: int) -> float:
+    with tempfile.TemporaryDirectory() as log_dir:
+        logger = TensorBoardLogger(log_dir, name="", version="") if variant != "bare" else False
+        trainer = L.Trainer(
+            accelerator="cpu",
+            max_epochs=epochs,
+            logger=logger,
+            callbacks=_callbacks(variant),
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            num_sanity_val_steps=0,
+            log_every_n_steps=10,
+        )
+        started = time.perf_counter()
+        trainer.fit(copy.deepcopy(module), datamodule=datamodule)
+        return (time.perf_counter() - started) / epochs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--root", default="data/offline_kws")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=[f"data.root={args.root}", "paths.output_dir=unused"])
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    datamodule = KWSDataModule(**plain["data"])
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    torch.manual_seed(0)
+    module = KWSModule(
+        labels=datamodule.labels,
+        sample_rate=cfg.data.sample_rate,
+        clip_samples=datamodule.clip_samples,
+        model=plain["model"],
+        features=plain["features"],
+        optimizer=plain["optimizer"],
+        scheduler=plain["scheduler"],
+        augment=plain["augment"],
+        loss=plain["loss"],
+        data=plain["data"],
+    )
+    times: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
+    for round_index in range(args.rounds):
+        order = VARIANTS if round_index % 2 == 0 else VARIANTS[::-1]
+        for variant in order:
+            times[variant].append(seconds_per_epoch(variant, module, datamodule, args.epochs))
+    bare = statistics.median(times["bare"])
+    result = {}
+    for variant in VARIANTS:
+        median = statistics.median(times[variant])
+        result[variant] = {
+            "s_per_epoch": round(median, 3),
+            "overhead_s": round(median - bare, 3),
+            "ratio": round(median / bare, 3),
+        }
+        print(f"{variant:10s} {median:6.2f} s/epoch  {median - bare:+6.2f} s  ({median / bare:.3f}x bare)")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""kws-detect: keyword detection over a long recording, with a real exported model and with fake ones."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from kws.detect import detect, main
+from kws.export import export
+from kws.inference import Spotter
+from kws.train import train
+from tests.conftest import compose_config
+from tests.test_pipeline import FAST
+
+RATE = 16000
+TOLERANCE_S = 0.5
+
+
+@pytest.fixture(scope="module")
+def exported_model(tiny_synth_root, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("detect_run")
+    overrides = [f"data.root={tiny_synth_root}", "trainer.max_epochs=6", "augment=none", *FAST]
+    train(compose_config("train", run_dir, overrides))
+    best = run_dir / "checkpoints" / "best.ckpt"
+    out_dir = run_dir / "export"
+    export(compose_config("export", run_dir, [f"ckpt_path={best}", f"out_dir={out_dir}"]))
+    return out_dir
+
+
+def word_centre(clip: np.ndarray) -> float:
+    """Seconds from the clip start to the middle of its loud part (frames within 30 dB of the peak)."""
+    frame = RATE // 50
+    frames = clip[: len(clip) // frame * frame].reshape(-1, frame)
+    rms = np.sqrt(np.mean(frames**2, axis=1))
+    loud = np.flatnonzero(rms >= rms.max() * 10 ** (-30 / 20))
+    return (loud[0] + loud[-1] + 1) / 2 * frame / RATE
+
+
+def long_recording(root, rng: np.random.Generator) -> tuple[np.ndarray, list[tuple[str, float]]]:
+    """Test-split clips, each used twice in a shuffled order, between 0.5-1.5 s gaps; faint noise throughout."""
+    folder = root / "SpeechCommands" / "speech_commands_v0.02"
+    relpaths = (folder / "testing_list.txt").read_text().split() * 2
+    rng.shuffle(relpaths)
+    pieces, truth, cursor = [], [], 0
+    for relpath in relpaths:
+        gap = np.zeros(int(rng.uniform(0.5, 1.5) * RATE), np.float32)
+        clip, rate = sf.read(folder / relpath, dtype="float32")
+        assert rate == RATE
+        truth.append((relpath.split("/")[0], (cursor + len(gap)) / RATE + word_centre(clip)))
+        pieces += [gap, clip]
+        cursor += len(gap) + len(clip)
+    pieces.append(np.zeros(RATE, np.float32))
+    audio = np.concatenate(pieces)
+    speech_rms = np.sqrt(np.mean(np.concatenate([p for p in pieces[1::2]]) ** 2))
+    noise = rng.normal(0, speech_rms * 10 ** (-40 / 20), len(audio)).astype(np.float32)
+    return audio + noise, truth
+
+
+def match(detections: list[dict], truth: list[tuple[str, float]]) -> int:
+    """How many detections hit a not-yet-matched truth of the same label within the tolerance."""
+    unmatched, hits = list(truth), 0
+    for found in detections:
+        for candidate in unmatched:
+            label, time = candidate
+            if label == found["label"] and abs(time - found["time"]) <= TOLERANCE_S:
+                unmatched.remove(candidate)
+                hits += 1
+                break
+    return hits
+
+
+def test_exported_model_finds_the_keywords_in_a_long_recording(
+    exported_model, tiny_synth_root, tmp_path, capsys
+):
+    audio, truth = long_recording(tiny_synth_root, np.random.default_rng(0))
+    assert len(truth) >= 12
+    wav = tmp_path / "long.wav"
+    sf.write(wav, audio, RATE, subtype="PCM_16")
+
+    main([str(exported_model), str(wav), "--json"])
+    detections = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+    hits = match(detections, truth)
+    precision, recall = hits / max(len(detections), 1), hits / len(truth)
+    print(f"precision {precision:.3f} recall {recall:.3f} ({hits} hits, {len(detections)} detections)")
+    assert precision >= 0.9 and recall >= 0.9, (detections, truth)
+
+
+def test_unreadable_audio_is_one_error_line_with_exit_code_2(exported_model, tmp_path):
+    not_audio = tmp_path / "notes.wav"
+    not_audio.write_text("this is not a recording\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "kws.detect", str(exported_model), str(not_audio)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"kws: error: {not_audio}: cannot read audio")
+    assert len(result.stderr.strip().splitlines()) == 1 and result.stdout == ""
+
+
+def fake_spotter(labels: list[str], logits: list[float], rate: int = 1000) -> Spotter:
+    """A spotter that gives every window the same logits, with 0.2 s clips at `rate` Hz."""
+    row = np.asarray(logits, np.float32)
+    return Spotter(labels, rate, rate // 5, 40.0, lambda batch: np.tile(row, (len(batch), 1)))
+
+
+def loud(seconds: float, rate: int = 1000) -> np.ndarray:
+    return (0.5 * np.sin(np.arange(int(seconds * rate)) * 0.3)).astype(np.float32)
+
+
+def test_refractory_period_allows_one_detection_per_period():
+    spotter = fake_spotter(["no", "yes"], [0.0, 8.0])
+    audio = loud(3.0)
+
+    one_per_second = detect(audio, spotter, hop_s=0.1, smooth=3, threshold=0.8, refractory_s=1.0)
+    times = [d.time for d in one_per_second]
+    assert [d.label for d in one_per_second] == ["yes"] * 3
+    assert np.diff(times).min() >= 1.0 - 1e-9
+
+    assert len(detect(audio, spotter, hop_s=0.1, smooth=3, threshold=0.8, refractory_s=10.0)) == 1
+
+
+def test_silence_and_unknown_are_never_reported():
+    spotter = fake_spotter(["_silence_", "_unknown_", "yes"], [6.0, 6.0, 0.0])
+    assert detect(loud(3.0), spotter, threshold=0.3) == []  # each non-keyword holds ~0.5
+
+
+def test_quiet_windows_are_gated_to_silence():
+    spotter = fake_spotter(["no", "yes"], [0.0, 8.0])  # names "yes" for anything, as a model without _silence_
+    rng = np.random.default_rng(0)
+    audio = rng.normal(0, 0.5 * 10 ** (-50 / 20), 6000).astype(np.float32)
+    audio[3000:3500] += loud(0.5)
+
+    detections = detect(audio, spotter, hop_s=0.05, smooth=1, threshold=0.8, refractory_s=1.0)
+    assert [d.label for d in detections] == ["yes"]
+    assert 2.8 <= detections[0].time <= 3.5
+
+
+def test_digital_silence_gives_no_detections():
+    spotter = fake_spotter(["no", "yes"], [0.0, 8.0])
+    assert detect(np.zeros(5000, np.float32), spotter) == []
