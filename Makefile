@@ -1,5 +1,5 @@
 # The two commands a newcomer needs:
-#   make train   create .venv, install, build the offline data set if absent, train, evaluate, export
+#   make train   create .venv, install, build the offline data set if absent, train, evaluate, export, report
 #   make test    the test suite (what CI runs)
 PYTHON ?= python3
 VENV := .venv
@@ -25,11 +25,13 @@ data: install
 train: data
 	$(BIN)/kws-train data.root=$(DATA_ROOT) hydra.run.dir=$(RUN_DIR) $(TRAIN_ARGS)
 	$(BIN)/kws-eval ckpt_path=$(RUN_DIR)/checkpoints/best.ckpt hydra.run.dir=$(RUN_DIR)/eval
-	$(BIN)/kws-export ckpt_path=$(RUN_DIR)/checkpoints/best.ckpt out_dir=$(RUN_DIR)/export
+	$(BIN)/kws-export ckpt_path=$(RUN_DIR)/checkpoints/best.ckpt out_dir=$(RUN_DIR)/export quantize=static
+	$(BIN)/kws-report $(RUN_DIR)
 	@echo
-	@echo "run directory:  $(RUN_DIR)  (config.yaml, checkpoints/, metrics.json, eval/)"
-	@echo "exported model: $(RUN_DIR)/export  (model.pt, model.onnx, model.json)"
+	@echo "run directory:  $(RUN_DIR)  (config.yaml, checkpoints/, metrics.json, eval/, report.png)"
+	@echo "exported model: $(RUN_DIR)/export  (model.pt, model.onnx, model.int8.onnx, model.json)"
 	@echo "TensorBoard:    $(BIN)/tensorboard --logdir outputs"
+	@echo "try it:         $(BIN)/kws-predict $(RUN_DIR)/export <file.wav>"
 
 test: install
 	$(BIN)/pytest

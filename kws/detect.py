@@ -103,7 +103,7 @@ def pick_detections(
         best = int(np.argmax(keyword_probs[row]))
         prob = float(keyword_probs[row, best])
         if prob >= threshold:
-            detections.append(Detection(round(float(time), 3), labels[keyword_columns[best]], prob))
+            detections.append(Detection(round(float(time), 3), labels[keyword_columns[best]], round(prob, 4)))
             quiet_until = time + refractory_s
     return detections
 

@@ -19,10 +19,22 @@ RATE = 16000
 TOLERANCE_S = 0.5
 
 
+# "up" and "yes": on 4 words × 16 training speakers a few epochs leave "down" and "no" confused (test
+# posteriors ~0.5), and a detector's threshold is only meaningful over words the model is sure of.
+WORDS = ["up", "yes"]
+
+
 @pytest.fixture(scope="module")
 def exported_model(tiny_synth_root, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("detect_run")
-    overrides = [f"data.root={tiny_synth_root}", "trainer.max_epochs=6", "augment=none", *FAST]
+    overrides = [
+        f"data.root={tiny_synth_root}",
+        f"data.words=[{','.join(WORDS)}]",
+        "trainer.max_epochs=12",
+        "optimizer.lr=0.01",
+        "augment=none",
+        *FAST,
+    ]
     train(compose_config("train", run_dir, overrides))
     best = run_dir / "checkpoints" / "best.ckpt"
     out_dir = run_dir / "export"
@@ -39,11 +51,18 @@ def word_centre(clip: np.ndarray) -> float:
     return (loud[0] + loud[-1] + 1) / 2 * frame / RATE
 
 
-def long_recording(root, rng: np.random.Generator) -> tuple[np.ndarray, list[tuple[str, float]]]:
-    """Test-split clips, each used twice in a shuffled order, between 0.5-1.5 s gaps; faint noise throughout."""
+def long_recording(
+    root, words: list[str], rng: np.random.Generator, keywords: int = 16, noise_db: float = -40
+) -> tuple[np.ndarray, list[tuple[str, float]]]:
+    """Test-split clips of `words`, shuffled and repeated to `keywords`, 0.5-1.5 s of faint noise apart.
+
+    Returns the audio and the truth: (label, seconds to the middle of the word) per keyword.
+    """
     folder = root / "SpeechCommands" / "speech_commands_v0.02"
-    relpaths = (folder / "testing_list.txt").read_text().split() * 2
-    rng.shuffle(relpaths)
+    clips = [
+        path for path in (folder / "testing_list.txt").read_text().split() if path.split("/")[0] in words
+    ]
+    relpaths = list(rng.permutation(clips * (keywords // len(clips) + 1))[:keywords])
     pieces, truth, cursor = [], [], 0
     for relpath in relpaths:
         gap = np.zeros(int(rng.uniform(0.5, 1.5) * RATE), np.float32)
@@ -55,7 +74,7 @@ def long_recording(root, rng: np.random.Generator) -> tuple[np.ndarray, list[tup
     pieces.append(np.zeros(RATE, np.float32))
     audio = np.concatenate(pieces)
     speech_rms = np.sqrt(np.mean(np.concatenate([p for p in pieces[1::2]]) ** 2))
-    noise = rng.normal(0, speech_rms * 10 ** (-40 / 20), len(audio)).astype(np.float32)
+    noise = rng.normal(0, speech_rms * 10 ** (noise_db / 20), len(audio)).astype(np.float32)
     return audio + noise, truth
 
 
@@ -75,8 +94,8 @@ def match(detections: list[dict], truth: list[tuple[str, float]]) -> int:
 def test_exported_model_finds_the_keywords_in_a_long_recording(
     exported_model, tiny_synth_root, tmp_path, capsys
 ):
-    audio, truth = long_recording(tiny_synth_root, np.random.default_rng(0))
-    assert len(truth) >= 12
+    assert json.loads((exported_model / "model.json").read_text())["labels"] == WORDS
+    audio, truth = long_recording(tiny_synth_root, WORDS, np.random.default_rng(0))
     wav = tmp_path / "long.wav"
     sf.write(wav, audio, RATE, subtype="PCM_16")
 
@@ -131,7 +150,9 @@ def test_silence_and_unknown_are_never_reported():
 
 
 def test_quiet_windows_are_gated_to_silence():
-    spotter = fake_spotter(["no", "yes"], [0.0, 8.0])  # names "yes" for anything, as a model without _silence_
+    spotter = fake_spotter(
+        ["no", "yes"], [0.0, 8.0]
+    )  # names "yes" for anything, as a model without _silence_
     rng = np.random.default_rng(0)
     audio = rng.normal(0, 0.5 * 10 ** (-50 / 20), 6000).astype(np.float32)
     audio[3000:3500] += loud(0.5)

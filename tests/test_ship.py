@@ -91,3 +91,21 @@ def test_predict_names_a_bad_file_in_one_line(shipped, tmp_path, capsys):
     with pytest.raises(SystemExit):
         predict_main([str(tmp_path), str(tmp_path / "bad.wav")])
     assert "model.json is missing" in capsys.readouterr().err
+
+
+def test_bench_infer_prints_every_variant_and_a_json_last_line(shipped):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    _, out_dir, _ = shipped
+    script = REPO / "scripts" / "bench_infer.py"
+    command = [sys.executable, str(script), "--export", str(out_dir), "--latency-runs", "3"]
+    result = subprocess.run(
+        [*command, "--throughput-runs", "1", "--rounds", "1"], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(figures) == {"pytorch_eager", "torchscript", "onnx_fp32", "onnx_int8"}
+    assert all(f["ms_per_clip"] > 0 and f["clips_per_s"] > 0 for f in figures.values())

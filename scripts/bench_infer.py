@@ -1,0 +1,109 @@
+"""Inference speed of an exported model on one CPU thread: eager PyTorch, TorchScript, ONNX Runtime
+fp32 and int8, measured side by side in one run.
+
+    python scripts/bench_infer.py --export outputs/train/<run>/export [--ckpt …/best.ckpt]
+
+Latency: one clip at a time (batch 1), median over --latency-runs calls. Throughput: batches of 256.
+Variants are measured in interleaved rounds (machines are noisy). Inputs are random float32 waveforms
+of the model's clip length (model.json: clip_samples); "ms per 1 s" scales the latency to one second of
+audio. Prints a table with ratios against eager PyTorch; the last line is one JSON object
+{variant: {"ms_per_clip": …, "clips_per_s": …}}.
+"""
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from kws.inference import load_spotter
+
+Runner = Callable[[np.ndarray], np.ndarray]
+
+
+def _variants(export_dir: Path, ckpt: Path | None) -> dict[str, Runner]:
+    from kws.module import load_checkpoint
+
+    sidecar = json.loads((export_dir / "model.json").read_text())
+    network = load_checkpoint(ckpt or sidecar["checkpoint"]).network.eval()
+    scripted = torch.jit.load(str(export_dir / "model.pt")).eval()
+
+    def torch_runner(module: torch.nn.Module) -> Runner:
+        def run(batch: np.ndarray) -> np.ndarray:
+            with torch.inference_mode():
+                return module(torch.from_numpy(batch)).numpy()
+
+        return run
+
+    variants = {"pytorch_eager": torch_runner(network), "torchscript": torch_runner(scripted)}
+    variants["onnx_fp32"] = load_spotter(export_dir, "model.onnx", threads=1).logits
+    if (export_dir / "model.int8.onnx").is_file():
+        variants["onnx_int8"] = load_spotter(export_dir, "model.int8.onnx", threads=1).logits
+    return variants
+
+
+def _seconds_per_call(run: Runner, batch: np.ndarray, calls: int) -> float:
+    run(batch)  # warm-up: first-call allocations and graph optimisation
+    timings = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        run(batch)
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--export", type=Path, required=True, help="a kws-export folder")
+    parser.add_argument("--ckpt", type=Path, help="checkpoint for eager PyTorch (default: model.json's)")
+    parser.add_argument("--latency-runs", type=int, default=200)
+    parser.add_argument("--throughput-runs", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
+
+    clip_samples = json.loads((args.export / "model.json").read_text())["clip_samples"]
+    clip_seconds = clip_samples / 16000
+    rng = np.random.default_rng(0)
+    single = (rng.standard_normal((1, clip_samples)) * 0.1).astype(np.float32)
+    batch = (rng.standard_normal((256, clip_samples)) * 0.1).astype(np.float32)
+    variants = _variants(args.export, args.ckpt)
+    latency = {name: [] for name in variants}
+    throughput = {name: [] for name in variants}
+    for round_index in range(args.rounds):
+        order = list(variants) if round_index % 2 == 0 else list(variants)[::-1]
+        for name in order:
+            latency[name].append(_seconds_per_call(variants[name], single, args.latency_runs // args.rounds))
+            throughput[name].append(
+                len(batch) / _seconds_per_call(variants[name], batch, args.throughput_runs)
+            )
+
+    result = {
+        name: {
+            "ms_per_clip": round(statistics.median(latency[name]) * 1e3, 3),
+            "clips_per_s": round(statistics.median(throughput[name]), 1),
+        }
+        for name in variants
+    }
+    base = result["pytorch_eager"]
+    print(f"one CPU thread, clips of {clip_samples} samples ({clip_seconds:.2f} s)")
+    header = ("variant", "ms/clip", "ms per 1 s", "speed-up", "clips/s @256", "speed-up")
+    print("{:14s} {:>8s} {:>10s} {:>8s} {:>13s} {:>8s}".format(*header))
+    for name, r in result.items():
+        print(
+            f"{name:14s} {r['ms_per_clip']:8.3f} {r['ms_per_clip'] / clip_seconds:10.3f} "
+            f"{base['ms_per_clip'] / r['ms_per_clip']:7.2f}x {r['clips_per_s']:13.1f} "
+            f"{r['clips_per_s'] / base['clips_per_s']:7.2f}x"
+        )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
