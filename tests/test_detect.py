@@ -9,15 +9,12 @@ import pytest
 import soundfile as sf
 
 from kws.detect import detect, main
+from kws.detect_eval import RATE, long_recording, precision_recall
 from kws.export import export
 from kws.inference import Spotter
 from kws.train import train
 from tests.conftest import compose_config
 from tests.test_pipeline import FAST
-
-RATE = 16000
-TOLERANCE_S = 0.5
-
 
 # "up" and "yes": on 4 words × 16 training speakers a few epochs leave "down" and "no" confused (test
 # posteriors ~0.5), and a detector's threshold is only meaningful over words the model is sure of.
@@ -42,55 +39,6 @@ def exported_model(tiny_synth_root, tmp_path_factory):
     return out_dir
 
 
-def word_centre(clip: np.ndarray) -> float:
-    """Seconds from the clip start to the middle of its loud part (frames within 30 dB of the peak)."""
-    frame = RATE // 50
-    frames = clip[: len(clip) // frame * frame].reshape(-1, frame)
-    rms = np.sqrt(np.mean(frames**2, axis=1))
-    loud = np.flatnonzero(rms >= rms.max() * 10 ** (-30 / 20))
-    return (loud[0] + loud[-1] + 1) / 2 * frame / RATE
-
-
-def long_recording(
-    root, words: list[str], rng: np.random.Generator, keywords: int = 16, noise_db: float = -40
-) -> tuple[np.ndarray, list[tuple[str, float]]]:
-    """Test-split clips of `words`, shuffled and repeated to `keywords`, 0.5-1.5 s of faint noise apart.
-
-    Returns the audio and the truth: (label, seconds to the middle of the word) per keyword.
-    """
-    folder = root / "SpeechCommands" / "speech_commands_v0.02"
-    clips = [
-        path for path in (folder / "testing_list.txt").read_text().split() if path.split("/")[0] in words
-    ]
-    relpaths = list(rng.permutation(clips * (keywords // len(clips) + 1))[:keywords])
-    pieces, truth, cursor = [], [], 0
-    for relpath in relpaths:
-        gap = np.zeros(int(rng.uniform(0.5, 1.5) * RATE), np.float32)
-        clip, rate = sf.read(folder / relpath, dtype="float32")
-        assert rate == RATE
-        truth.append((relpath.split("/")[0], (cursor + len(gap)) / RATE + word_centre(clip)))
-        pieces += [gap, clip]
-        cursor += len(gap) + len(clip)
-    pieces.append(np.zeros(RATE, np.float32))
-    audio = np.concatenate(pieces)
-    speech_rms = np.sqrt(np.mean(np.concatenate([p for p in pieces[1::2]]) ** 2))
-    noise = rng.normal(0, speech_rms * 10 ** (noise_db / 20), len(audio)).astype(np.float32)
-    return audio + noise, truth
-
-
-def match(detections: list[dict], truth: list[tuple[str, float]]) -> int:
-    """How many detections hit a not-yet-matched truth of the same label within the tolerance."""
-    unmatched, hits = list(truth), 0
-    for found in detections:
-        for candidate in unmatched:
-            label, time = candidate
-            if label == found["label"] and abs(time - found["time"]) <= TOLERANCE_S:
-                unmatched.remove(candidate)
-                hits += 1
-                break
-    return hits
-
-
 def test_exported_model_finds_the_keywords_in_a_long_recording(
     exported_model, tiny_synth_root, tmp_path, capsys
 ):
@@ -102,9 +50,10 @@ def test_exported_model_finds_the_keywords_in_a_long_recording(
     main([str(exported_model), str(wav), "--json"])
     detections = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
 
-    hits = match(detections, truth)
-    precision, recall = hits / max(len(detections), 1), hits / len(truth)
-    print(f"precision {precision:.3f} recall {recall:.3f} ({hits} hits, {len(detections)} detections)")
+    precision, recall = precision_recall(detections, truth)
+    print(
+        f"precision {precision:.3f} recall {recall:.3f} ({len(detections)} detections, {len(truth)} keywords)"
+    )
     assert precision >= 0.9 and recall >= 0.9, (detections, truth)
 
 
