@@ -24,12 +24,14 @@ from kws.callbacks import EpochSummary
 from kws.cli import hydra_app
 from kws.data.datamodule import KWSDataModule
 from kws.diagnostics import CurveDiagnostics, GradientMonitor
+from kws.errors import KWSError
 from kws.hparams import HP_METRICS, hyperparameters
 from kws.lr_find import find_learning_rate
 from kws.models import count_parameters
 from kws.models.complexity import count_macs
 from kws.module import KWSModule, load_checkpoint
 from kws.reporting import report_split
+from kws.resilience import EpochSeed, StopOnNonFiniteLoss
 
 log = logging.getLogger(__name__)
 
@@ -78,9 +80,10 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
         dirpath=run_dir / "checkpoints", filename="best", monitor="val/acc", mode="max", save_last=True
     )
     logger = TensorBoardLogger(save_dir=run_dir, name="tensorboard", version="", default_hp_metric=False)
+    guards = [EpochSeed(cfg.seed), StopOnNonFiniteLoss(run_dir / "checkpoints")]
     trainer = L.Trainer(
         **cfg.trainer,
-        callbacks=[checkpoint, *_callbacks(cfg.callbacks)],
+        callbacks=[checkpoint, *guards, *_callbacks(cfg.callbacks)],
         logger=logger,
         default_root_dir=run_dir,
     )
@@ -90,7 +93,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
         return {"lr_suggestion": suggestion, **size}, {"datamodule": datamodule, "module": module}
 
     started = time.perf_counter()
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    trainer.fit(module, datamodule=datamodule, ckpt_path=_resume_from(cfg.get("ckpt_path"), run_dir))
     metrics: dict[str, Any] = {
         "val/acc_best": float(checkpoint.best_model_score),
         "epochs": trainer.current_epoch,
@@ -119,6 +122,20 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     log.info("run directory: %s", run_dir)
     log.info("tensorboard --logdir %s", cfg.paths.log_dir)
     return metrics, {"datamodule": datamodule, "module": module, "trainer": trainer}
+
+
+def _resume_from(ckpt_path: str | None, run_dir: Path) -> str | None:
+    """`ckpt_path=last`: this run directory's checkpoints/last.ckpt (resume a run in place with
+    hydra.run.dir=<its directory>); anything else is a checkpoint path (or None: start fresh)."""
+    if ckpt_path != "last":
+        return ckpt_path
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if not last.is_file():
+        raise KWSError(
+            f"ckpt_path=last: {last} does not exist; resume with hydra.run.dir=<the run's directory>"
+        )
+    log.info("resuming from %s", last)
+    return str(last)
 
 
 def _callbacks(cfg: DictConfig) -> list[L.Callback]:

@@ -48,6 +48,19 @@ class BatchedClips(Dataset):
         return torch.from_numpy(self.clips[self.keep[order]]), torch.from_numpy(self.labels[order])
 
 
+class EpochSeededBatches(BatchSampler):
+    """Batches whose order depends only on (seed, epoch): Lightning calls set_epoch before every epoch,
+    so a run resumed from a checkpoint draws exactly the batches the uninterrupted run would have."""
+
+    def __init__(self, sampler, batch_size: int, generator: torch.Generator, seed: int) -> None:
+        super().__init__(sampler, batch_size, drop_last=False)
+        self.generator, self.seed = generator, seed
+        self.set_epoch(0)
+
+    def set_epoch(self, epoch: int) -> None:
+        self.generator.manual_seed(self.seed * 1_000_003 + epoch)
+
+
 class KWSDataModule(L.LightningDataModule):
     def __init__(
         self,
@@ -67,6 +80,7 @@ class KWSDataModule(L.LightningDataModule):
         batch_size: int = 64,
         num_workers: int = 0,
         train_fraction: float = 1.0,
+        shuffle_seed: int = 0,
     ) -> None:
         """`words=None`: every word folder under the root. `clip_samples=None`: the average trimmed length
         of the training split. See configs/data/*.yaml for what each option means."""
@@ -88,6 +102,7 @@ class KWSDataModule(L.LightningDataModule):
             raise KWSError(f"data.train_fraction: {train_fraction} is not in (0, 1]")
         self.train_fraction = train_fraction
         self.num_workers = num_workers
+        self.shuffle_seed = shuffle_seed
         self._task_options = {
             "unknown_fraction": unknown_fraction,
             "silence_fraction": silence_fraction,
@@ -193,16 +208,17 @@ class KWSDataModule(L.LightningDataModule):
 
     def _loader(self, subset: str, train: bool = False) -> DataLoader:
         dataset = BatchedClips(self._splits[subset], self._training_subset() if train else None)
+        generator = torch.Generator()
         if train and self.balance == "sampler":
             weights = 1.0 / np.maximum(self.class_counts(), 1)[dataset.labels]
             sampler = WeightedRandomSampler(
-                torch.from_numpy(weights), num_samples=len(dataset), replacement=True
+                torch.from_numpy(weights), num_samples=len(dataset), replacement=True, generator=generator
             )
         else:
-            sampler = RandomSampler(dataset) if train else SequentialSampler(dataset)
+            sampler = RandomSampler(dataset, generator=generator) if train else SequentialSampler(dataset)
         return DataLoader(
             dataset,
-            sampler=BatchSampler(sampler, self.batch_size, drop_last=False),
+            sampler=EpochSeededBatches(sampler, self.batch_size, generator, self.shuffle_seed),
             batch_size=None,  # the dataset returns whole batches
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,

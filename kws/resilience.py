@@ -1,0 +1,55 @@
+"""What keeps a run reproducible and recoverable: per-epoch seeding and a stop on a non-finite loss."""
+
+import math
+import random
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+
+from kws.errors import KWSError
+
+
+class EpochSeed(L.Callback):
+    """Re-seed Python, NumPy and torch at the start of every training epoch from (seed, epoch).
+
+    Everything random inside an epoch (augmentation, dropout) then depends on the epoch alone, not on
+    what ran before it, so a run resumed from last.ckpt continues exactly as the uninterrupted run would
+    have (the batch order is seeded the same way by the data module's sampler).
+    """
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        epoch_seed = (self.seed * 1_000_003 + trainer.current_epoch) % 2**32
+        random.seed(epoch_seed)
+        np.random.seed(epoch_seed)
+        torch.manual_seed(epoch_seed)
+
+
+class StopOnNonFiniteLoss(L.Callback):
+    """A NaN or infinite training loss stops the run with a message naming the step; the checkpoints of
+    the last finished epoch stay as they are (nothing is saved after the fault)."""
+
+    def __init__(self, checkpoint_dir: Path) -> None:
+        self.checkpoint_dir = checkpoint_dir
+
+    def on_train_batch_end(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch, batch_idx
+    ) -> None:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            last = self.checkpoint_dir / "last.ckpt"
+            kept = (
+                f"the last good checkpoint is {last}"
+                if last.is_file()
+                else "no epoch had finished, no checkpoint"
+            )
+            raise KWSError(
+                f"training loss is {value} at step {trainer.global_step} (epoch {trainer.current_epoch + 1}, "
+                f"batch {batch_idx}); stopped, {kept}. Try a lower optimizer.lr or "
+                "trainer.gradient_clip_val=1.0"
+            )

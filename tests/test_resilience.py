@@ -1,0 +1,74 @@
+"""Reproducible, recoverable runs: same seed → same metrics; kill -9 then resume → the same metrics as
+an uninterrupted run; a non-finite loss stops the run with a clear message."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from kws.errors import KWSError
+from kws.train import train
+from tests.conftest import compose_config
+from tests.test_pipeline import FAST
+
+COMPARED = ("val/acc_best", "test/acc", "test/loss", "epochs")
+
+
+def _metrics(run_dir) -> dict:
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    return {key: metrics[key] for key in COMPARED}
+
+
+def _kws_train(run_dir, *overrides: str) -> subprocess.Popen:
+    command = [sys.executable, "-m", "kws.train", f"hydra.run.dir={run_dir}", *FAST, *overrides]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def test_same_config_and_seed_give_identical_metrics_on_cpu(tiny_synth_root, tmp_path):
+    overrides = [f"data.root={tiny_synth_root}", "trainer.max_epochs=2", *FAST]
+    first, _ = train(compose_config("train", tmp_path / "a", overrides))
+    second, _ = train(compose_config("train", tmp_path / "b", overrides))
+    assert {k: first[k] for k in COMPARED} == {k: second[k] for k in COMPARED}
+
+
+@pytest.mark.slow
+def test_kill_9_mid_epoch_then_resume_matches_an_uninterrupted_run(tiny_synth_root, tmp_path):
+    settings = [f"data.root={tiny_synth_root}", "trainer.max_epochs=5", "data.batch_size=8"]
+    uninterrupted = _kws_train(tmp_path / "whole", *settings)
+
+    crashed_dir = tmp_path / "crashed"
+    crashing = _kws_train(crashed_dir, *settings)
+    log_file = crashed_dir / "train.log"
+    deadline = time.monotonic() + 240
+    while not (log_file.is_file() and "epoch 2/5" in log_file.read_text()):
+        assert crashing.poll() is None and time.monotonic() < deadline, "run ended before epoch 2"
+        time.sleep(0.02)
+    os.kill(crashing.pid, signal.SIGKILL)  # during epoch 3: last.ckpt holds epoch 2
+    crashing.wait()
+    assert crashing.returncode == -signal.SIGKILL and not (crashed_dir / "metrics.json").exists()
+
+    resumed = _kws_train(crashed_dir, *settings, "ckpt_path=last")
+    assert resumed.wait(timeout=300) == 0, resumed.stderr.read()[-3000:]
+    assert uninterrupted.wait(timeout=300) == 0, uninterrupted.stderr.read()[-3000:]
+    assert "resuming from" in log_file.read_text()
+    assert _metrics(crashed_dir) == _metrics(tmp_path / "whole")
+
+
+def test_resume_without_a_last_checkpoint_is_a_clear_error(tiny_synth_root, tmp_path):
+    overrides = [f"data.root={tiny_synth_root}", "ckpt_path=last", *FAST]
+    with pytest.raises(KWSError, match="ckpt_path=last: .*last.ckpt does not exist"):
+        train(compose_config("train", tmp_path, overrides))
+
+
+def test_a_non_finite_loss_stops_the_run_naming_the_step(tiny_synth_root, tmp_path):
+    overrides = [f"data.root={tiny_synth_root}", "optimizer=sgd", "optimizer.lr=1e12", "scheduler=none"]
+    overrides += ["trainer.max_epochs=3", *FAST]
+    with pytest.raises(
+        KWSError, match=r"training loss is (nan|inf|-inf) at step \d+ \(epoch \d+, batch \d+\)"
+    ):
+        train(compose_config("train", tmp_path, overrides))
+    assert not (tmp_path / "metrics.json").exists()
