@@ -57,8 +57,10 @@ def draw(run: dict, title: str):
                 axes.plot(steps, values, marker=".", label=tag.split("/")[0])
         axes.set_title(f"{name}: train vs validation")
         axes.set_xlabel("optimiser step")
-        if name == "loss":
-            axes.set_yscale("log")  # early losses can be 10x the late ones
+        if name == "loss":  # linear: a rise of validation loss is the point; ignore a huge first epoch
+            later = [v for tag in tags if tag in run["curves"] for v in run["curves"][tag][1][1:]]
+            if later:
+                axes.set_ylim(0, 1.1 * max(later))
         axes.legend()
         axes.grid(alpha=0.3)
     if run["report"]:
