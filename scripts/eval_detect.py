@@ -26,7 +26,7 @@ def main() -> None:
     parser.add_argument("--root", type=Path, required=True, help="data root in the Speech Commands layout")
     parser.add_argument("--keywords", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threshold", type=float, default=0.8)
+    parser.add_argument("--threshold", type=float, default=0.6)
     args = parser.parse_args()
     spotter = load_spotter(args.model)
     words = [label for label in spotter.labels if label not in NON_KEYWORDS]
