@@ -11,6 +11,7 @@ import numpy as np
 from lightning.pytorch.tuner import Tuner
 
 from kws.errors import KWSError
+from kws.plots import pyplot
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +73,7 @@ def steepest_descent(lrs: list[float], losses: list[float]) -> float:
 
 
 def _plot(lrs: list[float], losses: list[float], suggestion: float | None, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, no display
-    from matplotlib import pyplot as plt
+    plt = pyplot()
 
     figure, axes = plt.subplots(figsize=(6, 4))
     axes.plot(lrs, losses)

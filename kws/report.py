@@ -14,6 +14,7 @@ import numpy as np
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from kws.errors import KWSError
+from kws.plots import pyplot
 from kws.reporting import draw_confusion
 
 
@@ -40,10 +41,7 @@ def read_run(run_dir: Path) -> dict:
 
 
 def draw(run: dict, title: str):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+    plt = pyplot()
 
     figure = plt.figure(figsize=(14, 10))
     grid = figure.add_gridspec(2, 2, height_ratios=[1, 1.3])

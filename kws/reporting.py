@@ -15,6 +15,7 @@ from torch.utils.tensorboard import SummaryWriter
 from kws.diagnostics import write_text
 from kws.metrics import confusion_matrix, per_class_scores, per_class_table
 from kws.module import INT16_SCALE, KWSModule
+from kws.plots import pyplot
 
 
 @torch.no_grad()
@@ -52,10 +53,7 @@ def draw_confusion(axes, confusion: np.ndarray, labels: list[str], title: str):
 
 
 def confusion_figure(confusion: np.ndarray, labels: list[str], title: str):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+    plt = pyplot()
 
     size = max(4.0, 0.28 * len(labels) + 2)
     figure, axes = plt.subplots(figsize=(size + 1, size))
@@ -92,9 +90,7 @@ def report_split(
         _log_misclassified(writer, module, result["wrong"], labels, prefix, step)
         writer.flush()
     else:
-        from matplotlib import pyplot as plt
-
-        plt.close(figure)
+        pyplot().close(figure)
     return report
 
 
