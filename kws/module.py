@@ -55,6 +55,9 @@ class KWSModule(L.LightningModule):
         self.objective = hydra.utils.instantiate(
             loss or {"_target_": "torch.nn.CrossEntropyLoss"}, weight=weights
         )
+        plain = isinstance(self.objective, torch.nn.CrossEntropyLoss) and not self.objective.label_smoothing
+        # The objective is worth its own curve only when it differs from the logged cross-entropy.
+        self._log_objective = not plain or weights is not None or bool(l1_penalty)
         augment = augment or {}
         self.waveform_augment = WaveformAugment(sample_rate, **augment.get("waveform", {}))
         self.spec_augment = SpecAugment(**augment.get("spec", {}))
@@ -95,7 +98,7 @@ class KWSModule(L.LightningModule):
             objective = self.objective(logits, target)
             if self.hparams.l1_penalty:
                 objective = objective + self.hparams.l1_penalty * self._l1_norm()
-            if self._objective_is_not_plain_cross_entropy():
+            if self._log_objective:
                 metrics["train/objective"] = objective
         self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage != "test", batch_size=len(target))
         return objective
@@ -112,10 +115,6 @@ class KWSModule(L.LightningModule):
 
     def _l1_norm(self) -> Tensor:
         return sum(p.abs().sum() for p in self.network.parameters() if p.dim() > 1)
-
-    def _objective_is_not_plain_cross_entropy(self) -> bool:
-        plain = isinstance(self.objective, torch.nn.CrossEntropyLoss) and not self.objective.label_smoothing
-        return not plain or self.objective.weight is not None or bool(self.hparams.l1_penalty)
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         return self._step(batch, "train")

@@ -40,17 +40,9 @@ def _plain(cfg: DictConfig) -> dict[str, Any]:
     return OmegaConf.to_container(cfg, resolve=True)
 
 
-def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Build data, model and trainer from `cfg`, fit, test the best checkpoint; return (metrics, objects)."""
-    run_dir = Path(cfg.paths.output_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
-    L.seed_everything(cfg.seed, workers=True)
-
-    datamodule = KWSDataModule(**cfg.data)
-    datamodule.prepare_data()
-    datamodule.setup("fit")  # measures the clip length, which the model records
-    module = KWSModule(
+def build_module(cfg: DictConfig, datamodule: KWSDataModule) -> KWSModule:
+    """The LightningModule for `cfg`, over a data module that has been set up for fitting."""
+    return KWSModule(
         labels=datamodule.labels,
         sample_rate=cfg.data.sample_rate,
         clip_samples=datamodule.clip_samples,
@@ -67,6 +59,19 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
         data={**_plain(cfg.data), "root": str(Path(cfg.data.root).resolve()), "words": datamodule.task.words},
         class_weights=datamodule.class_weights(),
     )
+
+
+def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Build data, model and trainer from `cfg`, fit, test the best checkpoint; return (metrics, objects)."""
+    run_dir = Path(cfg.paths.output_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
+    L.seed_everything(cfg.seed, workers=True)
+
+    datamodule = KWSDataModule(**cfg.data)
+    datamodule.prepare_data()
+    datamodule.setup("fit")  # measures the clip length, which the model records
+    module = build_module(cfg, datamodule)
     size = {"params": count_parameters(module), "macs": count_macs(module.network, datamodule.clip_samples)}
     log.info(
         "model %s: %s parameters, %s multiply-accumulates per %.2f s clip",

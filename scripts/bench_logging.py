@@ -22,13 +22,13 @@ import lightning as L
 import torch
 from hydra import compose, initialize_config_dir
 from lightning.pytorch.loggers import TensorBoardLogger
-from omegaconf import OmegaConf
 
 from kws.callbacks import EpochSummary
 from kws.cli import CONFIG_DIR
 from kws.data.datamodule import KWSDataModule
 from kws.diagnostics import CurveDiagnostics, GradientMonitor
 from kws.module import KWSModule
+from kws.train import build_module
 
 VARIANTS = ("bare", "default", "gradients")
 
@@ -69,23 +69,11 @@ def main() -> None:
     args = parser.parse_args()
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         cfg = compose("train", overrides=[f"data.root={args.root}", "paths.output_dir=unused"])
-    plain = OmegaConf.to_container(cfg, resolve=True)
-    datamodule = KWSDataModule(**plain["data"])
+    datamodule = KWSDataModule(**cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
     torch.manual_seed(0)
-    module = KWSModule(
-        labels=datamodule.labels,
-        sample_rate=cfg.data.sample_rate,
-        clip_samples=datamodule.clip_samples,
-        model=plain["model"],
-        features=plain["features"],
-        optimizer=plain["optimizer"],
-        scheduler=plain["scheduler"],
-        augment=plain["augment"],
-        loss=plain["loss"],
-        data=plain["data"],
-    )
+    module = build_module(cfg, datamodule)
     times: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
     for round_index in range(args.rounds):
         order = VARIANTS if round_index % 2 == 0 else VARIANTS[::-1]
