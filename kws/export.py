@@ -20,6 +20,7 @@ from omegaconf import DictConfig
 from kws import __version__
 from kws.cli import hydra_app
 from kws.evaluate import split_as_test
+from kws.models.features import stft_as_matmul
 from kws.module import INT16_SCALE, KWSModule, load_checkpoint
 from kws.quantize import accuracy, quantize
 
@@ -29,6 +30,17 @@ log = logging.getLogger(__name__)
 def _replace_atomically(tmp: Path, final: Path) -> Path:
     os.replace(tmp, final)  # a crash mid-export never leaves a half-written model under the final name
     return final
+
+
+def _strip_node_metadata(onnx_path: Path) -> None:
+    """Drop the exporter's per-node debugging notes (source stack traces, module paths): a fifth of a
+    small model's file, and the int8 quantiser copies them onto every node it adds."""
+    import onnx
+
+    model = onnx.load(str(onnx_path))
+    for node in model.graph.node:
+        del node.metadata_props[:]
+    onnx.save(model, str(onnx_path))
 
 
 def _sidecar(module: KWSModule, ckpt_path: Path, opset: int) -> dict[str, Any]:
@@ -73,18 +85,20 @@ def export(cfg: DictConfig) -> dict[str, Path]:
     files = {"torchscript": _replace_atomically(out_dir / "model.pt.tmp", out_dir / "model.pt")}
 
     onnx_tmp = out_dir / "model.tmp.onnx"
-    torch.onnx.export(
-        network,
-        (example,),
-        str(onnx_tmp),
-        input_names=["waveform"],
-        output_names=["logits"],
-        dynamic_shapes={"waveform": {0: torch.export.Dim("batch")}},
-        opset_version=cfg.opset,
-        external_data=False,
-        dynamo=True,
-        verbose=False,
-    )
+    with stft_as_matmul(network):
+        torch.onnx.export(
+            network,
+            (example,),
+            str(onnx_tmp),
+            input_names=["waveform"],
+            output_names=["logits"],
+            dynamic_shapes={"waveform": {0: torch.export.Dim("batch")}},
+            opset_version=cfg.opset,
+            external_data=False,
+            dynamo=True,
+            verbose=False,
+        )
+    _strip_node_metadata(onnx_tmp)
     files["onnx"] = _replace_atomically(onnx_tmp, out_dir / "model.onnx")
 
     sidecar = _sidecar(module, ckpt_path, cfg.opset)

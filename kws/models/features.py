@@ -1,8 +1,13 @@
 """Log-mel / MFCC front-end as an nn.Module: runs on the model's device and exports with the model."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 import torchaudio
 from torch import Tensor, nn
+
+from kws.models.matmul_stft import MatmulPowerSpectrum
 
 
 class LogMel(nn.Module):
@@ -32,11 +37,19 @@ class LogMel(nn.Module):
             n_freqs=n_fft // 2 + 1, f_min=f_min, f_max=f_max, n_mels=n_mels, sample_rate=sample_rate
         )
         self.register_buffer("mel_fb", mel_fb.T.contiguous(), persistent=False)
+        self.stft_as_matmul = False  # set only while exporting to ONNX, see `stft_as_matmul` below
+        self.matmul_power = MatmulPowerSpectrum(n_fft, win_length, hop_length, self.window)
+        bins = self.matmul_power.bins
+        mel_fb_matmul_order = torch.where((bins >= 0)[:, None], mel_fb[bins.clamp(min=0)], 0.0)
+        self.register_buffer("mel_fb_matmul_order", mel_fb_matmul_order, persistent=False)  # [columns, mels]
         dct = torchaudio.functional.create_dct(n_mfcc, n_mels, norm="ortho").T if n_mfcc else None
         self.register_buffer("dct", dct, persistent=False)  # [n_mfcc, n_mels]
 
-    def forward(self, waveform: Tensor) -> Tensor:
-        """[batch, samples] → [batch, channels, frames]: natural-log mel power, or MFCCs."""
+    def mel_power(self, waveform: Tensor) -> Tensor:
+        """[batch, samples] → mel power [batch, n_mels, frames]."""
+        if self.stft_as_matmul:
+            power = self.matmul_power(waveform)  # [batch, frames, columns]
+            return torch.matmul(power, self.mel_fb_matmul_order).transpose(1, 2)
         spec = torch.stft(
             waveform,
             n_fft=self.n_fft,
@@ -49,10 +62,28 @@ class LogMel(nn.Module):
         )
         # real² + imag² rather than abs(): the ONNX exporter handles it and it skips a sqrt.
         power = spec.real.pow(2) + spec.imag.pow(2)
-        features = torch.log(torch.matmul(self.mel_fb, power) + 1e-6)
+        return torch.matmul(self.mel_fb, power)
+
+    def forward(self, waveform: Tensor) -> Tensor:
+        """[batch, samples] → [batch, channels, frames]: natural-log mel power, or MFCCs."""
+        features = torch.log(self.mel_power(waveform) + 1e-6)
         if self.dct is not None:
             features = torch.matmul(self.dct, features)
         if self.normalize:
             mean = features.mean(dim=-1, keepdim=True)
             features = (features - mean) / (features.std(dim=-1, keepdim=True) + 1e-5)
         return features
+
+
+@contextmanager
+def stft_as_matmul(network: nn.Module) -> Iterator[None]:
+    """Inside: every LogMel in `network` computes its STFT with matrix products (for ONNX exports, whose
+    runtime's STFT is slow); torch.stft again afterwards."""
+    frontends = [m for m in network.modules() if isinstance(m, LogMel)]
+    for frontend in frontends:
+        frontend.stft_as_matmul = True
+    try:
+        yield
+    finally:
+        for frontend in frontends:
+            frontend.stft_as_matmul = False
