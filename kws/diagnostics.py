@@ -120,7 +120,8 @@ class CurveDiagnostics(L.Callback):
             {
                 "gap/loss": val_loss - float(metrics["train/loss"]),
                 "gap/acc": float(metrics["train/acc"]) - val_acc,
-            }
+            },
+            sync_dist=True,  # the same value in every DDP process (from synced metrics); says so to Lightning
         )
         self.val_loss.append(val_loss)
         self.val_acc.append(val_acc)

@@ -5,19 +5,27 @@ import torch
 from torch import Tensor
 
 
-def expected_calibration_error(confidence: Tensor, correct: Tensor, bins: int = 15) -> float:
-    """ECE (Guo et al. 2017): the clip-weighted mean |accuracy - confidence| over equal-width confidence
-    bins. 0 = the model's top probability is exactly how often it is right."""
+def calibration_bins(confidence: Tensor, correct: Tensor, bins: int = 15) -> Tensor:
+    """[3, bins]: clip count, summed confidence and summed correctness per equal-width confidence bin.
+    Sums, so the statistics of several batches or processes add up."""
     edges = torch.linspace(0, 1, bins + 1, device=confidence.device)
     bin_of = torch.bucketize(confidence, edges[1:-1], right=True)
-    error = torch.zeros((), device=confidence.device)
-    for b in range(bins):
-        in_bin = bin_of == b
-        if in_bin.any():
-            error += (
-                in_bin.float().mean() * (correct[in_bin].float().mean() - confidence[in_bin].mean()).abs()
-            )
-    return float(error)
+    stats = torch.zeros(3, bins, device=confidence.device)
+    stats[0].index_add_(0, bin_of, torch.ones_like(confidence))
+    stats[1].index_add_(0, bin_of, confidence.float())
+    stats[2].index_add_(0, bin_of, correct.float())
+    return stats
+
+
+def ece_from_bins(stats: Tensor) -> float:
+    """ECE (Guo et al. 2017): the clip-weighted mean |accuracy - confidence| over the bins.
+    0 = the model's top probability is exactly how often it is right."""
+    count, confidence, correct = stats
+    return float((correct - confidence).abs().sum() / count.sum().clamp(min=1))
+
+
+def expected_calibration_error(confidence: Tensor, correct: Tensor, bins: int = 15) -> float:
+    return ece_from_bins(calibration_bins(confidence, correct, bins))
 
 
 def confusion_matrix(target: np.ndarray, predicted: np.ndarray, num_classes: int) -> np.ndarray:

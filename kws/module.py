@@ -15,10 +15,11 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torchmetrics import MeanMetric
 
 from kws.augment import SpecAugment, WaveformAugment
 from kws.errors import KWSError
-from kws.metrics import expected_calibration_error
+from kws.metrics import calibration_bins, ece_from_bins
 from kws.models import build_network
 from kws.models.init import initialise
 
@@ -58,6 +59,10 @@ class KWSModule(L.LightningModule):
         plain = isinstance(self.objective, torch.nn.CrossEntropyLoss) and not self.objective.label_smoothing
         # The objective is worth its own curve only when it differs from the logged cross-entropy.
         self._log_objective = not plain or weights is not None or bool(l1_penalty)
+        names = ("loss", "acc", "objective")
+        self._epoch_means = torch.nn.ModuleDict(
+            {f"{stage}_{name}": MeanMetric() for stage in ("train", "val", "test") for name in names}
+        )
         augment = augment or {}
         self.waveform_augment = WaveformAugment(sample_rate, **augment.get("waveform", {}))
         self.spec_augment = SpecAugment(**augment.get("spec", {}))
@@ -92,26 +97,30 @@ class KWSModule(L.LightningModule):
         objective = cross_entropy
         if stage == "val":
             confidence, predicted = logits.detach().softmax(dim=-1).max(dim=-1)
-            self._val_confidence.append(confidence)
-            self._val_correct.append(predicted == target)
+            self._val_calibration += calibration_bins(confidence, predicted == target)
         if stage == "train":
             objective = self.objective(logits, target)
             if self.hparams.l1_penalty:
                 objective = objective + self.hparams.l1_penalty * self._l1_norm()
             if self._log_objective:
                 metrics["train/objective"] = objective
-        self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage != "test", batch_size=len(target))
+        for name, value in metrics.items():
+            mean = self._epoch_means[name.replace("/", "_")]
+            mean.update(value.detach(), weight=len(target))
+            # Logging the metric object (not the value) makes Lightning compute it once per epoch, summed
+            # over every batch of every DDP process: the exact mean even when shards differ in size.
+            self.log(name, mean, on_step=False, on_epoch=True, prog_bar=stage != "test")
         return objective
 
     def on_validation_epoch_start(self) -> None:
-        self._val_confidence: list[Tensor] = []
-        self._val_correct: list[Tensor] = []
+        nothing = torch.zeros(0, device=self.device)
+        self._val_calibration = calibration_bins(nothing, nothing)
 
     def on_validation_epoch_end(self) -> None:
         """Calibration: mean top-class probability next to accuracy, and their binned gap (ECE)."""
-        confidence, correct = torch.cat(self._val_confidence), torch.cat(self._val_correct)
-        ece = expected_calibration_error(confidence, correct)
-        self.log_dict({"val/ece": ece, "val/confidence": confidence.mean()}, sync_dist=True)
+        stats = self.trainer.strategy.reduce(self._val_calibration, reduce_op="sum")  # over DDP processes
+        confidence = float(stats[1].sum() / stats[0].sum().clamp(min=1))
+        self.log_dict({"val/ece": ece_from_bins(stats), "val/confidence": confidence}, sync_dist=True)
 
     def _l1_norm(self) -> Tensor:
         return sum(p.abs().sum() for p in self.network.parameters() if p.dim() > 1)

@@ -18,6 +18,7 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from kws.callbacks import EpochSummary
@@ -65,7 +66,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     """Build data, model and trainer from `cfg`, fit, test the best checkpoint; return (metrics, objects)."""
     run_dir = Path(cfg.paths.output_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
+    if rank_zero_only.rank == 0:  # under DDP every process runs this function; one writes the files
+        OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
     L.seed_everything(cfg.seed, workers=True)
 
     datamodule = KWSDataModule(**cfg.data)
@@ -109,12 +111,12 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     if cfg.test:
         (tested,) = trainer.test(module, datamodule=datamodule, ckpt_path=checkpoint.best_model_path)
         metrics.update(tested)
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     if trainer.is_global_zero:
+        (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         best = load_checkpoint(checkpoint.best_model_path)
         report_split(
             best,
-            datamodule.val_dataloader(),
+            datamodule.split_loader("validation"),
             run_dir,
             "val",
             logger.experiment,

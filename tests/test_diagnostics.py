@@ -106,11 +106,11 @@ def test_gradient_norms_and_weight_histograms_when_asked(logged_run):
     assert any(t.startswith("weights/") for t in events.Tags()["histograms"])
 
 
-def test_hparams_tab_holds_the_run_with_its_final_metrics(logged_run):
+def hparams_sessions(run_dir) -> list:
+    """The HPARAMS-tab entries (hyper-parameter maps) a run wrote."""
     from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
     from tensorboard.plugins.hparams import plugin_data_pb2
 
-    run_dir, metrics = logged_run
     sessions = []
     for path in (run_dir / "tensorboard").glob("events.out.tfevents.*"):
         for event in EventFileLoader(str(path)).Load():
@@ -118,6 +118,12 @@ def test_hparams_tab_holds_the_run_with_its_final_metrics(logged_run):
                 if value.tag == "_hparams_/session_start_info":
                     data = plugin_data_pb2.HParamsPluginData.FromString(value.metadata.plugin_data.content)
                     sessions.append(data.session_start_info.hparams)
+    return sessions
+
+
+def test_hparams_tab_holds_the_run_with_its_final_metrics(logged_run):
+    run_dir, metrics = logged_run
+    sessions = hparams_sessions(run_dir)
     assert len(sessions) == 1  # one entry per run, not one per fit/test call
     assert sessions[0]["model"].string_value == "KeywordCNN" and sessions[0]["lr"].number_value == 0.003
     assert _values(_events(run_dir), "hp/test/acc") == [pytest.approx(metrics["test/acc"])]

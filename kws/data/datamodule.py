@@ -50,15 +50,46 @@ class BatchedClips(Dataset):
 
 class EpochSeededBatches(BatchSampler):
     """Batches whose order depends only on (seed, epoch): Lightning calls set_epoch before every epoch,
-    so a run resumed from a checkpoint draws exactly the batches the uninterrupted run would have."""
+    so a run resumed from a checkpoint draws exactly the batches the uninterrupted run would have.
 
-    def __init__(self, sampler, batch_size: int, generator: torch.Generator, seed: int) -> None:
+    Under DDP every process draws the same order and keeps its own shard of it (every world_size-th
+    clip from its rank on). `pad` (training) repeats the first clips so that every rank gets the same
+    number of batches (DDP hangs otherwise); without it (evaluation) each clip is scored exactly once."""
+
+    def __init__(
+        self,
+        sampler,
+        batch_size: int,
+        generator: torch.Generator,
+        seed: int,
+        rank: int = 0,
+        world_size: int = 1,
+        pad: bool = True,
+    ) -> None:
         super().__init__(sampler, batch_size, drop_last=False)
         self.generator, self.seed = generator, seed
+        self.rank, self.world_size, self.pad = rank, world_size, pad
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
         self.generator.manual_seed(self.seed * 1_000_003 + epoch)
+
+    def _shard_size(self) -> int:
+        total = len(self.sampler)
+        if self.pad:
+            return -(-total // self.world_size)
+        return len(range(self.rank, total, self.world_size))
+
+    def __iter__(self):
+        order = list(self.sampler)
+        if self.pad and len(order) % self.world_size:
+            order += order[: self.world_size - len(order) % self.world_size]
+        shard = order[self.rank :: self.world_size]
+        for start in range(0, len(shard), self.batch_size):
+            yield shard[start : start + self.batch_size]
+
+    def __len__(self) -> int:
+        return -(-self._shard_size() // self.batch_size)
 
 
 class KWSDataModule(L.LightningDataModule):
@@ -206,7 +237,10 @@ class KWSDataModule(L.LightningDataModule):
             return torch.zeros(0)
         return torch.from_numpy(np.concatenate(pieces).astype(np.float32) / 32768.0)
 
-    def _loader(self, subset: str, train: bool = False) -> DataLoader:
+    def split_loader(
+        self, subset: str, train: bool = False, rank: int = 0, world_size: int = 1
+    ) -> DataLoader:
+        """A loader over `subset` (training/validation/testing), or over this process's shard of it."""
         dataset = BatchedClips(self._splits[subset], self._training_subset() if train else None)
         generator = torch.Generator()
         if train and self.balance == "sampler":
@@ -218,17 +252,25 @@ class KWSDataModule(L.LightningDataModule):
             sampler = RandomSampler(dataset, generator=generator) if train else SequentialSampler(dataset)
         return DataLoader(
             dataset,
-            sampler=EpochSeededBatches(sampler, self.batch_size, generator, self.shuffle_seed),
+            sampler=EpochSeededBatches(
+                sampler, self.batch_size, generator, self.shuffle_seed, rank, world_size, pad=train
+            ),
             batch_size=None,  # the dataset returns whole batches
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
         )
 
+    def _shard_loader(self, subset: str, train: bool = False) -> DataLoader:
+        """Under DDP (trainer.use_distributed_sampler is false: kws shards itself) this process's shard."""
+        trainer = self.trainer
+        rank, world_size = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
+        return self.split_loader(subset, train, rank, world_size)
+
     def train_dataloader(self) -> DataLoader:
-        return self._loader("training", train=True)
+        return self._shard_loader("training", train=True)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("validation")
+        return self._shard_loader("validation")
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("testing")
+        return self._shard_loader("testing")
