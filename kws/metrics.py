@@ -8,11 +8,12 @@ from torch import Tensor
 def calibration_bins(confidence: Tensor, correct: Tensor, bins: int = 15) -> Tensor:
     """[3, bins]: clip count, summed confidence and summed correctness per equal-width confidence bin.
     Sums, so the statistics of several batches or processes add up."""
+    confidence = confidence.float()  # bf16 under mixed precision
     edges = torch.linspace(0, 1, bins + 1, device=confidence.device)
     bin_of = torch.bucketize(confidence, edges[1:-1], right=True)
     stats = torch.zeros(3, bins, device=confidence.device)
     stats[0].index_add_(0, bin_of, torch.ones_like(confidence))
-    stats[1].index_add_(0, bin_of, confidence.float())
+    stats[1].index_add_(0, bin_of, confidence)
     stats[2].index_add_(0, bin_of, correct.float())
     return stats
 

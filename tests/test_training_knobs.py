@@ -158,3 +158,12 @@ def test_lr_suggestion_is_the_steepest_fall_per_decade_before_the_minimum():
         loss + (50 * (math.log10(lr) + 1) if lr > 0.1 else 0) for loss, lr in zip(losses, lrs, strict=True)
     ]
     assert steepest_descent(lrs, losses) == pytest.approx(1e-2, rel=0.3)
+
+
+def test_gpu_trainer_config_trains_in_bf16_mixed_precision(tiny_synth_root, tmp_path):
+    # trainer=gpu's precision on the CPU (CI has no GPU): bf16 logits reach every metric and report.
+    overrides = ["trainer=gpu", f"data.root={tiny_synth_root}", "trainer.max_epochs=1", *FAST]
+    cfg = compose_config("train", tmp_path, overrides)
+    assert cfg.trainer.precision == "bf16-mixed"
+    metrics, _ = train(cfg)
+    assert math.isfinite(metrics["test/loss"]) and 0 <= metrics["test/acc"] <= 1
