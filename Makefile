@@ -8,16 +8,31 @@ DATA_ROOT ?= data/offline_kws
 RUN_DIR ?= outputs/train/make_$(shell date +%Y-%m-%d_%H-%M-%S)
 TRAIN_ARGS ?=
 
-.PHONY: install data train test test-fast lint format clean
+.PHONY: install lock data train test test-fast lint format clean
 
-$(BIN)/kws-train: pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "kws needs Python >= 3.11")'
+# The environment is exactly requirements.lock (every package, exact version, hashes), so a release
+# elsewhere never changes what `make train` and `make test` install; pyproject.toml keeps the ranges
+# for `pip install kws`. A changed lock rebuilds the venv from scratch (nothing stale stays).
+$(BIN)/kws-train: pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "requirements.lock is for CPython 3.11 (Linux x86_64): run make PYTHON=python3.11 ...")'
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --upgrade pip
-	$(BIN)/pip install -e ".[dev]"
+	$(BIN)/pip install --require-hashes -r requirements.lock
+	$(BIN)/pip install --no-deps --no-build-isolation -e .
+	$(BIN)/pip check
 	touch $@
 
 install: $(BIN)/kws-train
+
+# Re-resolve pyproject.toml's ranges into requirements.lock, keeping current pins where they still fit
+# (with the uv version the lock itself pins; then `make test` rebuilds .venv from the new lock).
+# Upgrades: make lock LOCK_ARGS=--upgrade (everything) or LOCK_ARGS="--upgrade-package onnxruntime".
+lock:
+	$(PYTHON) -m venv $(VENV)-lock
+	$(VENV)-lock/bin/pip install "uv==$$(sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements.lock)"
+	$(VENV)-lock/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 --generate-hashes --custom-compile-command "make lock" \
+		$(LOCK_ARGS) -o requirements.lock
 
 data: install
 	$(BIN)/kws-synth root=$(DATA_ROOT)
