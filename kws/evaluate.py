@@ -1,7 +1,7 @@
 """Evaluate a checkpoint on a split of its data set, needing nothing but the checkpoint.
 
 kws-eval ckpt_path=outputs/train/<run>/checkpoints/best.ckpt
-kws-eval ckpt_path=… data_root=../shared/data/speech_commands_real8 split=validation
+kws-eval ckpt_path=… data.root=../shared/data/speech_commands_real8 split=validation
 
 Writes metrics.json, <split>_report.json (confusion matrix, per-class precision/recall/F1) and
 <split>_confusion.png to the eval directory and prints the per-class table, worst F1 first.
@@ -52,7 +52,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     if cfg.split not in SUBSETS:
         raise KWSError(f"split: {cfg.split!r} is not one of {', '.join(SUBSETS)}")
     module = load_checkpoint(cfg.ckpt_path)
-    datamodule = split_as_test(module.hparams, cfg.split, cfg.cache_dir, cfg.batch_size, cfg.data_root)
+    datamodule = split_as_test(module.hparams, cfg.split, cfg.cache_dir, cfg.batch_size, cfg.data.root)
     trainer = L.Trainer(accelerator=cfg.accelerator, devices=1, logger=False, enable_checkpointing=False)
     (tested,) = trainer.test(module, datamodule=datamodule)
     metrics = {"checkpoint": str(Path(cfg.ckpt_path).resolve()), "split": cfg.split, **tested}

@@ -1,0 +1,29 @@
+"""One vocabulary: a data root, output folder or checkpoint spelled as one command spells it works in all."""
+
+import pytest
+
+from kws.cli import KEYS, canonical_overrides
+
+
+@pytest.mark.parametrize(
+    ("command", "typed", "meant"),
+    [
+        ("eval", "data_root=/d", "data.root=/d"),
+        ("eval", "+data_root=/d", "data.root=/d"),
+        ("eval", "out_dir=/o", "hydra.run.dir=/o"),
+        ("export", "hydra.run.dir=/o", "out_dir=/o"),
+        ("export", "data_root=/d", "data.root=/d"),
+        ("train", "root=/d", "data.root=/d"),
+        ("train", "ckpt=last", "ckpt_path=last"),
+        ("synth", "data.root=/d", "root=/d"),
+    ],
+)
+def test_other_spellings_become_the_commands_own_key(command, typed, meant):
+    assert canonical_overrides(command, [typed]) == [meant]
+
+
+def test_own_keys_flags_and_unrelated_overrides_are_left_alone():
+    args = ["-m", "--cfg", "job", "data.root=/d", "model=rnn", "paths.output_dir=/x", "data.root_extra=1"]
+    for command in KEYS:
+        kept = canonical_overrides(command, args)
+        assert kept[:3] == ["-m", "--cfg", "job"] and kept[4:] == args[4:]
