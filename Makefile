@@ -31,7 +31,7 @@ lock:
 	$(PYTHON) -m venv $(VENV)-lock
 	$(VENV)-lock/bin/pip install "uv==$$(sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements.lock)"
 	$(VENV)-lock/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
-		--python-platform x86_64-manylinux_2_28 --generate-hashes --custom-compile-command "make lock" \
+		--python-platform x86_64-manylinux_2_28 --generate-hashes --custom-compile-command "make lock" --quiet \
 		$(LOCK_ARGS) -o requirements.lock
 
 data: install

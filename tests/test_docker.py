@@ -17,8 +17,11 @@ def test_dockerfile_lints_clean():
     assert result.returncode == 0 and not result.stdout.strip(), result.stdout + result.stderr
 
 
-def test_image_runs_kws_train_as_a_non_root_user_with_data_and_output_volumes():
+def test_image_installs_the_lock_on_its_python_and_runs_kws_train_as_a_non_root_user():
     lines = (REPO / "Dockerfile").read_text().splitlines()
-    assert [line for line in lines if line.startswith("FROM ")][0].startswith("FROM nvidia/cuda:")
+    assert [line for line in lines if line.startswith("FROM ")] == ["FROM python:3.11-slim-bookworm"]
+    installs = [line for line in lines if "pip install" in line]
+    assert "--require-hashes -r requirements.lock" in installs[0]
+    assert all("--no-deps" in line for line in installs[1:])  # nothing resolved beyond the lock
     assert "USER 1001" in lines and 'VOLUME ["/data", "/outputs"]' in lines
     assert any(line.startswith('ENTRYPOINT ["kws-train"') for line in lines)
