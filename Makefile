@@ -12,12 +12,16 @@ TRAIN_ARGS ?=
 
 # The environment is exactly requirements.lock (every package, exact version, hashes), so a release
 # elsewhere never changes what `make train` and `make test` install; pyproject.toml keeps the ranges
-# for `pip install kws`. A changed lock rebuilds the venv from scratch (nothing stale stays).
-$(BIN)/kws-train: pyproject.toml requirements.lock
+# for `pip install kws`. A changed lock rebuilds the venv from scratch (nothing stale stays); a changed
+# pyproject.toml only reinstalls kws itself, and `pip check` fails if it no longer fits the lock.
+$(VENV)/installed.lock: requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "requirements.lock is for CPython 3.11 (Linux x86_64): run make PYTHON=python3.11 ...")'
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --require-hashes -r requirements.lock
+	cp requirements.lock $@
+
+$(BIN)/kws-train: $(VENV)/installed.lock pyproject.toml
 	$(BIN)/pip install --no-deps --no-build-isolation -e .
 	$(BIN)/pip check
 	touch $@
@@ -30,9 +34,12 @@ install: $(BIN)/kws-train
 lock:
 	$(PYTHON) -m venv $(VENV)-lock
 	$(VENV)-lock/bin/pip install "uv==$$(sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements.lock)"
+	cp requirements.lock $(VENV)-lock/requirements.lock
 	$(VENV)-lock/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
 		--python-platform x86_64-manylinux_2_28 --generate-hashes --custom-compile-command "make lock" --quiet \
-		$(LOCK_ARGS) -o requirements.lock
+		$(LOCK_ARGS) -o $(VENV)-lock/requirements.lock
+	@# Replaced only when it changed: a new requirements.lock rebuilds .venv.
+	cmp -s $(VENV)-lock/requirements.lock requirements.lock || cp $(VENV)-lock/requirements.lock requirements.lock
 
 data: install
 	$(BIN)/kws-synth root=$(DATA_ROOT)

@@ -1,9 +1,11 @@
-"""Print the README's results table from the metrics.json of finished runs.
+"""Print the README's results tables from the metrics.json of finished runs, seeds averaged.
 
-python scripts/results_table.py outputs/zoo/offline2/*/      # one row per run directory
+python scripts/results_table.py outputs/seeds/offline/*/ outputs/seeds/real8/*/
 
-Seconds per epoch are the median of the epoch times in train.log. The command column is what
-reproduces the row: kws-train with the run's overrides (from Hydra's .hydra/overrides.yaml), leaving
+Runs that differ only in `seed=` form one row: test accuracy as mean ± standard deviation over the
+seeds (sample std; "n" says how many), seconds per epoch as the median over all their epochs (from each
+train.log: robust to other processes slowing a few epochs). The command column reproduces the row:
+kws-train --multirun seed=… with the runs' other overrides (from Hydra's .hydra/overrides.yaml), leaving
 out the ones that only say where files go.
 """
 
@@ -19,36 +21,53 @@ WHERE_ONLY = ("paths.", "hydra.", "trainer.enable_progress_bar")
 EPOCH_TIME = re.compile(r"epoch \d+/\d+ .*\| ([\d.]+) s$", re.MULTILINE)
 
 
-def command(run_dir: Path) -> str:
-    kept = [o for o in _overrides(run_dir) if not o.startswith(WHERE_ONLY)]
-    return "`" + " ".join(["kws-train", *kept]) + "`"
-
-
 def _overrides(run_dir: Path) -> list[str]:
     overrides_file = run_dir / ".hydra" / "overrides.yaml"
-    return yaml.safe_load(overrides_file.read_text()) if overrides_file.is_file() else []
+    overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.is_file() else []
+    return [o for o in overrides if not o.startswith(WHERE_ONLY)]
 
 
-def median_epoch_seconds(run_dir: Path, metrics: dict) -> float:
-    """The median of the per-epoch times in train.log: robust to other processes slowing a few epochs
-    (the mean over the run, train_seconds / epochs, is the fallback)."""
+def _seed(run_dir: Path) -> int:
+    return yaml.safe_load((run_dir / "config.yaml").read_text())["seed"]
+
+
+def epoch_seconds(run_dir: Path, metrics: dict) -> list[float]:
     log_file = run_dir / "train.log"
     times = [float(t) for t in EPOCH_TIME.findall(log_file.read_text())] if log_file.is_file() else []
-    return statistics.median(times) if times else metrics["train_seconds"] / max(metrics["epochs"], 1)
+    return times or [metrics["train_seconds"] / max(metrics["epochs"], 1)]
 
 
-def row(run_dir: Path) -> str:
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    config = yaml.safe_load((run_dir / "config.yaml").read_text())
-    chosen = [o.split("=", 1)[1] for o in _overrides(run_dir) if o.startswith("model=")]
-    model = chosen[0] if chosen else config["model"]["_target_"].rsplit(".", 1)[-1]
+def command(overrides: list[str], seeds: list[int]) -> str:
+    seed = [f"seed={','.join(map(str, seeds))}"]
+    return "`" + " ".join(["kws-train", *(["--multirun"] if len(seeds) > 1 else []), *overrides, *seed]) + "`"
+
+
+def row(run_dirs: list[Path]) -> str:
+    metrics = [json.loads((d / "metrics.json").read_text()) for d in run_dirs]
+    config = yaml.safe_load((run_dirs[0] / "config.yaml").read_text())
+    model = config["model"]["_target_"].rsplit(".", 1)[-1]
     data = Path(config["data"]["root"]).name
-    seconds_per_epoch = median_epoch_seconds(run_dir, metrics)
-    return (
-        f"| {model} | {data} | {metrics['params']:,} | {metrics['macs'] / 1e6:.1f} M "
-        f"| {metrics['test/acc'] * 100:.1f} % | {metrics['epochs']} | {seconds_per_epoch:.1f} s "
-        f"| {command(run_dir)} |"
+    accuracies = [m["test/acc"] * 100 for m in metrics]
+    spread = f" ± {statistics.stdev(accuracies):.1f}" if len(accuracies) > 1 else ""
+    seconds = statistics.median(
+        t for d, m in zip(run_dirs, metrics, strict=True) for t in epoch_seconds(d, m)
     )
+    overrides = [o for o in _overrides(run_dirs[0]) if not o.startswith("seed=")]
+    return (
+        f"| {model} | {data} | {metrics[0]['params']:,} | {metrics[0]['macs'] / 1e6:.1f} M "
+        f"| {statistics.mean(accuracies):.1f}{spread} % | {len(run_dirs)} | {metrics[0]['epochs']} "
+        f"| {seconds:.1f} s | {command(overrides, sorted(_seed(d) for d in run_dirs))} |"
+    )
+
+
+def group_by_everything_but_the_seed(run_dirs: list[Path]) -> list[list[Path]]:
+    groups: dict[tuple, list[Path]] = {}
+    for run_dir in run_dirs:
+        if (run_dir / "metrics.json").is_file():
+            key = (tuple(o for o in _overrides(run_dir) if not o.startswith("seed=")),)
+            config = yaml.safe_load((run_dir / "config.yaml").read_text())
+            groups.setdefault(key + (config["data"]["root"],), []).append(run_dir)
+    return list(groups.values())
 
 
 def main() -> None:
@@ -57,11 +76,10 @@ def main() -> None:
     )
     parser.add_argument("run_dirs", nargs="+", type=Path)
     args = parser.parse_args()
-    print("| model | data | params | MACs / clip | test accuracy | epochs | s / epoch | command |")
-    print("|---|---|---:|---:|---:|---:|---:|---|")
-    for run_dir in args.run_dirs:
-        if (run_dir / "metrics.json").is_file():
-            print(row(run_dir))
+    print("| model | data | params | MACs / clip | test accuracy | n | epochs | s / epoch | command |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
+    for group in group_by_everything_but_the_seed(args.run_dirs):
+        print(row(group))
 
 
 if __name__ == "__main__":

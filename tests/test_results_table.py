@@ -1,0 +1,47 @@
+"""scripts/results_table.py: README accuracy rows are mean ± std over the seeds of otherwise equal runs."""
+
+import json
+import runpy
+import sys
+
+import yaml
+
+from tests.conftest import REPO
+
+
+def _run_dir(parent, seed, acc, root, model="kws.models.cnn.CNN", epoch_seconds=(3.0, 4.0)):
+    run_dir = parent / f"{root.replace('/', '_')}_{model[-3:]}_{seed}"
+    (run_dir / ".hydra").mkdir(parents=True)
+    overrides = [f"seed={seed}", f"data.root={root}", "trainer.max_epochs=2", "paths.log_dir=x"]
+    (run_dir / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    config = {"seed": seed, "model": {"_target_": model}, "data": {"root": root}}
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
+    metrics = {"test/acc": acc, "params": 1234, "macs": 5e6, "epochs": 2, "train_seconds": 7.0}
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    epochs = "".join(f"epoch {i + 1}/2 train loss 1.0 | {t} s\n" for i, t in enumerate(epoch_seconds))
+    (run_dir / "train.log").write_text(epochs)
+    return run_dir
+
+
+def test_seeds_of_one_setting_become_one_row_with_mean_and_std(tmp_path, monkeypatch, capsys):
+    runs = [_run_dir(tmp_path, s, a, "data/a") for s, a in [(0, 0.90), (1, 0.92), (2, 0.94)]]
+    runs.append(_run_dir(tmp_path, 0, 0.5, "data/b", epoch_seconds=(9.0, 9.0)))
+    monkeypatch.setattr(sys, "argv", ["results_table.py", *map(str, runs)])
+    runpy.run_path(str(REPO / "scripts" / "results_table.py"), run_name="__main__")
+    rows = capsys.readouterr().out.strip().splitlines()[2:]
+    assert len(rows) == 2
+    cells = [c.strip() for c in rows[0].strip("|").split("|")]
+    assert cells[:9] == [
+        "CNN",
+        "a",
+        "1,234",
+        "5.0 M",
+        "92.0 ± 2.0 %",
+        "3",
+        "2",
+        "3.5 s",
+        "`kws-train --multirun data.root=data/a trainer.max_epochs=2 seed=0,1,2`",
+    ]
+    assert (
+        "| 50.0 % | 1 |" in rows[1] and "`kws-train data.root=data/b trainer.max_epochs=2 seed=0`" in rows[1]
+    )
