@@ -129,18 +129,33 @@ def test_hparams_tab_holds_the_run_with_its_final_metrics(logged_run):
     assert _values(_events(run_dir), "hp/test/acc") == [pytest.approx(metrics["test/acc"])]
 
 
+def _accuracy(report: dict) -> float:
+    confusion = np.array(report["confusion"])
+    return float(np.trace(confusion) / confusion.sum())
+
+
+def _assert_a_drawn_picture(path, min_height: int) -> None:
+    from matplotlib.image import imread
+
+    pixels = imread(path)[..., :3]
+    assert pixels.shape[0] >= min_height and pixels.std() > 0.05, (path, pixels.shape)  # not blank
+
+
 def test_per_class_report_and_kws_report_png(logged_run, tmp_path, capsys):
-    run_dir, _ = logged_run
+    run_dir, metrics = logged_run
     report = json.loads((run_dir / "val_report.json").read_text())
     assert len(report["labels"]) == len(report["per_class"]) == len(report["confusion"])
-    assert (run_dir / "val_confusion.png").stat().st_size > 5_000
+    assert _accuracy(report) == pytest.approx(metrics["val/acc_best"], abs=1e-6)  # of the best checkpoint
+    _assert_a_drawn_picture(run_dir / "val_confusion.png", 300)
     report_main([str(run_dir), "--out", str(tmp_path / "report.png")])
-    assert (tmp_path / "report.png").stat().st_size > 20_000
+    _assert_a_drawn_picture(tmp_path / "report.png", 500)
     evaluate(
         compose_config("eval", tmp_path / "eval", [f"ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}"])
     )
     assert "| label | precision |" in capsys.readouterr().out
-    assert (tmp_path / "eval" / "testing_confusion.png").is_file()
+    tested = json.loads((tmp_path / "eval" / "testing_report.json").read_text())
+    assert _accuracy(tested) == pytest.approx(metrics["test/acc"], abs=1e-6)
+    _assert_a_drawn_picture(tmp_path / "eval" / "testing_confusion.png", 300)
 
 
 def test_kws_report_names_a_directory_that_is_not_a_run(tmp_path, capsys):
