@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from kws.errors import KWSError
-from kws.inference import Spotter, load_spotter, read_audio
+from kws.inference import Spotter, as_waveform, load_spotter, read_audio
 
 NON_KEYWORDS = frozenset({"_silence_", "_unknown_"})
 BATCH_WINDOWS = 256
@@ -167,9 +167,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         spotter = load_spotter(args.model)
-        audio, notes = read_audio(args.audio, spotter.sample_rate)
+        samples, notes = read_audio(args.audio, spotter.sample_rate)
+        waveform = as_waveform(samples)  # not trimmed: a window is scored as it is
         detections = detect(
-            audio, spotter, args.hop, args.smooth, args.threshold, args.refractory, args.gate_db
+            waveform, spotter, args.hop, args.smooth, args.threshold, args.refractory, args.gate_db
         )
     except KWSError as err:
         print(f"kws: error: {err}", file=sys.stderr)

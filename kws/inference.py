@@ -2,7 +2,8 @@
 
 Both give the same `Spotter`: labels, the clip length and sample rate it expects, and `logits(batch)`
 for float32 waveforms [batch, clip_samples]. `prepare` turns any audio file into such a clip exactly as
-training did (mono, resampled, silence trimmed, centre-padded or cut).
+training did: decoded to 16-bit mono samples at the model's rate (as the training files hold them), then
+the training cache's own steps (kws.data.audio.model_clip) and the module's scaling to [-1, 1].
 """
 
 import json
@@ -15,8 +16,8 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from kws.data.audio import fit_length, trim_silence
-from kws.errors import KWSError
+from kws.data.audio import INT16_SCALE, model_clip
+from kws.errors import DataError, KWSError
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ def _from_export(folder: Path, model_file: str, threads: int) -> Spotter:
     try:
         sidecar = json.loads(sidecar_path.read_text())
         labels, sample_rate, clip_samples = sidecar["labels"], sidecar["sample_rate"], sidecar["clip_samples"]
+        trim_top_db = sidecar["trim_top_db"]
     except (json.JSONDecodeError, KeyError) as err:
         raise KWSError(f"{sidecar_path}: not a kws model description ({type(err).__name__}: {err})") from None
     options = onnxruntime.SessionOptions()
@@ -69,7 +71,7 @@ def _from_export(folder: Path, model_file: str, threads: int) -> Spotter:
     def run(waveforms: np.ndarray) -> np.ndarray:
         return session.run(None, {"waveform": waveforms})[0]
 
-    return Spotter(labels, sample_rate, clip_samples, sidecar.get("trim_top_db", 40.0), run, str(model_path))
+    return Spotter(labels, sample_rate, clip_samples, trim_top_db, run, str(model_path))
 
 
 def _from_checkpoint(ckpt_path: Path) -> Spotter:
@@ -90,25 +92,34 @@ def _from_checkpoint(ckpt_path: Path) -> Spotter:
 
 
 def read_audio(path: str | Path, sample_rate: int) -> tuple[np.ndarray, list[str]]:
-    """Any file soundfile reads, as float32 mono at `sample_rate`; plus notes on what was converted."""
+    """Any file soundfile reads, as int16 mono at `sample_rate` the way a 16-bit file holds it (a 16-bit
+    mono file at that rate comes back sample for sample as the training cache reads it); plus notes on
+    what was converted."""
     try:
-        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        audio, rate = sf.read(str(path), dtype="float64", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError) as err:
-        raise KWSError(f"{path}: cannot read audio ({err})") from None
+        raise DataError(f"{path}: cannot read audio ({err})") from None
     if audio.size == 0:
-        raise KWSError(f"{path}: the file holds no samples")
+        raise DataError(f"{path}: the file holds no samples")
     notes = []
     if audio.shape[1] > 1:
         notes.append(f"down-mixed {audio.shape[1]} channels to mono")
     mono = audio.mean(axis=1)
     if rate != sample_rate:
         common = gcd(rate, sample_rate)
-        mono = resample_poly(mono, sample_rate // common, rate // common).astype(np.float32)
+        mono = resample_poly(mono, sample_rate // common, rate // common)
         notes.append(f"resampled {rate} Hz to {sample_rate} Hz")
-    return mono, notes
+    return np.clip(np.round(mono * INT16_SCALE), -32768, 32767).astype(np.int16), notes
 
 
-def prepare(audio: np.ndarray, spotter: Spotter) -> np.ndarray:
-    """A clip as the model saw them in training: silence trimmed, centre-padded/cut to clip_samples."""
-    trimmed = trim_silence(audio, spotter.trim_top_db)
-    return fit_length(trimmed if len(trimmed) else audio, spotter.clip_samples)
+def as_waveform(samples: np.ndarray) -> np.ndarray:
+    """int16 samples as the float32 waveform the network takes, scaled as the module scales a batch."""
+    return samples.astype(np.float32) / np.float32(INT16_SCALE)
+
+
+def prepare(path: str | Path, spotter: Spotter) -> tuple[np.ndarray, list[str]]:
+    """One file as the network's input clip, made exactly as training made it; plus read_audio's notes.
+    A file silent throughout raises DataError, as it does when the training cache is built."""
+    samples, notes = read_audio(path, spotter.sample_rate)
+    clip = model_clip(samples, spotter.trim_top_db, spotter.clip_samples, path)
+    return as_waveform(clip), notes

@@ -8,7 +8,7 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 from kws.export import export
-from kws.inference import load_spotter, prepare, read_audio
+from kws.inference import load_spotter, prepare
 from kws.predict import main as predict_main
 from kws.quantize import accuracy, quantize
 from kws.train import train
@@ -46,7 +46,7 @@ def test_dynamic_int8_agrees_with_fp32(shipped, tiny_synth_root, tmp_path):
     _, out_dir, _ = shipped
     quantize(out_dir / "model.onnx", tmp_path / "dynamic.onnx", "dynamic")
     spotter = load_spotter(out_dir)
-    clips = np.stack([prepare(read_audio(path, 16000)[0], spotter) for path in _test_clips(tiny_synth_root)])
+    clips = np.stack([prepare(path, spotter)[0] for path in _test_clips(tiny_synth_root)])
     fp32_predictions = spotter.logits(clips).argmax(axis=-1)
     assert accuracy(tmp_path / "dynamic.onnx", clips, fp32_predictions) >= 0.8  # agreement with fp32
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kws.data.audio import fit_length, read_clip, trim_silence
+from kws.data.audio import fit_length, read_clip, trim_word
 from kws.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -178,10 +178,7 @@ def _decode_one(source: ClipSource, preprocessing: Preprocessing) -> np.ndarray 
         if source.length is not None:
             window = audio[source.start : source.start + source.length]
             return (window.astype(np.float32) * source.gain).astype(np.int16)
-        trimmed = trim_silence(audio, preprocessing.trim_top_db)
-        if trimmed.size == 0:
-            raise DataError(f"{source.path}: silent throughout (nothing left after trimming silence)")
-        return trimmed
+        return trim_word(audio, preprocessing.trim_top_db, source.path)
     except DataError as err:
         return str(err)
 
