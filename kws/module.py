@@ -18,12 +18,11 @@ from torch import Tensor
 from torchmetrics import MeanMetric
 
 from kws.augment import SpecAugment, WaveformAugment
+from kws.data.audio import INT16_SCALE
 from kws.errors import KWSError
 from kws.metrics import calibration_bins, ece_from_bins
 from kws.models import build_network
 from kws.models.init import initialise
-
-INT16_SCALE = 32768.0
 
 
 class KWSModule(L.LightningModule):
