@@ -15,7 +15,7 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from kws.errors import KWSError
+from kws.errors import KWSError, fail
 
 
 def _find_config_dir() -> Path:
@@ -106,11 +106,6 @@ def _config_keys(config_name: str) -> list[str]:
     return keys
 
 
-def _fail(message: str) -> None:
-    print(f"kws: error: {message}", file=sys.stderr)
-    raise SystemExit(2) from None
-
-
 def hydra_app(config_name: str) -> Callable[[Callable[[DictConfig], object]], Callable[[], None]]:
     """Turn `task(cfg)` into a Hydra console entry point that takes every command's spelling of the
     shared keys and reports user errors (KWSError, config faults, impossible trainer settings) as one
@@ -122,9 +117,9 @@ def hydra_app(config_name: str) -> Callable[[Callable[[DictConfig], object]], Ca
             try:
                 return task(cfg)
             except KWSError as err:
-                _fail(str(err))
+                fail(str(err))
             except MisconfigurationException as err:  # Lightning rejecting trainer settings
-                _fail(f"trainer: {err}")
+                fail(f"trainer: {err}")
 
         run = hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name=config_name)(guarded)
 
@@ -136,7 +131,7 @@ def hydra_app(config_name: str) -> Callable[[Callable[[DictConfig], object]], Ca
             try:
                 return run()
             except (HydraException, OmegaConfBaseException) as err:
-                _fail(one_line(err, config_name))
+                fail(one_line(err, config_name))
 
         return entry_point
 

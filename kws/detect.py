@@ -13,7 +13,7 @@ Defaults, and why:
                     one second of audio costs ten model calls.
   --smooth 3        posteriors are averaged over the last 3 windows (0.3 s) per label: a single
                     overconfident window (a word half in view) does not fire, a real word spans several.
-  --threshold 0.6   the smoothed posterior a word must reach. On 105-keyword recordings from the offline
+  --threshold 0.6   the smoothed posterior a word must reach. On recordings of 100 keyword clips of the offline
                     set's test split (scripts/eval_detect.py, 3 seeds) it gave precision 0.98-0.99 and
                     recall 0.93-0.96 with the default CNN, 0.94-0.95 both with BC-ResNet-8; 0.8 lost
                     recall (CNN 0.84-0.86), 0.5 admits more confusions. Models without an `_unknown_`
@@ -25,7 +25,6 @@ Defaults, and why:
 `_silence_` and `_unknown_` are never reported: they are what the model says when no keyword is there.
 """
 
-import argparse
 import json
 import sys
 from dataclasses import asdict, dataclass
@@ -33,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kws.errors import KWSError
+from kws.errors import ArgumentParser, KWSError, user_errors_as_one_line
 from kws.inference import Spotter, as_waveform, load_spotter, read_audio
 
 NON_KEYWORDS = frozenset({"_silence_", "_unknown_"})
@@ -155,7 +154,7 @@ def format_detection(detection: Detection, as_json: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="kws-detect", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="kws-detect", description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path, help="an export folder (model.json + model.onnx) or a .ckpt")
     parser.add_argument("audio", type=Path, help="the recording to search (any format soundfile reads)")
     parser.add_argument("--hop", type=float, default=0.1, help="seconds between windows (default 0.1)")
@@ -165,16 +164,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--gate-db", type=float, default=35.0, help="dB below the loud windows = silence")
     parser.add_argument("--json", action="store_true", help="one JSON object per detection")
     args = parser.parse_args(argv)
-    try:
+    with user_errors_as_one_line():
         spotter = load_spotter(args.model)
         samples, notes = read_audio(args.audio, spotter.sample_rate)
         waveform = as_waveform(samples)  # not trimmed: a window is scored as it is
         detections = detect(
             waveform, spotter, args.hop, args.smooth, args.threshold, args.refractory, args.gate_db
         )
-    except KWSError as err:
-        print(f"kws: error: {err}", file=sys.stderr)
-        raise SystemExit(2) from None
     for note in notes:
         print(f"kws: note: {args.audio}: {note}", file=sys.stderr)
     for detection in detections:

@@ -1,4 +1,11 @@
-"""Errors a user can fix. The console scripts print these as one line, without a traceback."""
+"""Errors a user can fix, and the one way every console script shows them: `kws: error: …`, one line,
+exit status 2, no traceback."""
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Iterator
+from typing import NoReturn
 
 
 class KWSError(Exception):
@@ -7,3 +14,23 @@ class KWSError(Exception):
 
 class DataError(KWSError):
     """A data root, split list or audio file that cannot be used."""
+
+
+def fail(message: str) -> NoReturn:
+    print(f"kws: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+@contextlib.contextmanager
+def user_errors_as_one_line() -> Iterator[None]:
+    try:
+        yield
+    except KWSError as err:
+        fail(str(err))
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse in kws's error style instead of a usage block followed by the message."""
+
+    def error(self, message: str) -> NoReturn:
+        fail(f"{self.prog}: {message} (see {self.prog} --help)")

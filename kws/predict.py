@@ -10,13 +10,12 @@ skips such files (and unreadable ones) and names each on stderr.
 `--json` prints one object per file: {"file", "label", "prob", "top": [[label, prob], …], "notes"}.
 """
 
-import argparse
 import json
 import sys
 
 import numpy as np
 
-from kws.errors import DataError, KWSError
+from kws.errors import ArgumentParser, DataError, user_errors_as_one_line
 from kws.inference import Spotter, load_spotter, prepare
 
 
@@ -46,7 +45,7 @@ def predict_files(
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="kws-predict", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="kws-predict", description=__doc__.splitlines()[0])
     parser.add_argument("model", help="export folder (model.json + model.onnx) or a .ckpt checkpoint")
     parser.add_argument("files", nargs="+", help="audio files (WAV, FLAC, …; any rate, any channels)")
     parser.add_argument("--top", type=int, default=3, help="how many labels per file (default 3)")
@@ -58,12 +57,9 @@ def main(argv: list[str] | None = None) -> None:
         help="skip silent or unreadable files (as data.skip_bad_files)",
     )
     args = parser.parse_args(argv)
-    try:
+    with user_errors_as_one_line():
         spotter = load_spotter(args.model, "model.int8.onnx" if args.int8 else "model.onnx")
         results, skipped = predict_files(spotter, args.files, max(1, args.top), args.skip_bad_files)
-    except KWSError as err:
-        print(f"kws: error: {err}", file=sys.stderr)
-        raise SystemExit(2) from None
     for reason in skipped:
         print(f"kws: skipped {reason}", file=sys.stderr)
     for result in results:

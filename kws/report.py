@@ -4,16 +4,14 @@ Loss and accuracy curves (train and validation side by side), the validation con
 best checkpoint and the diagnosis text, read from the run's event files and val_report.json.
 """
 
-import argparse
 import json
-import sys
 import textwrap
 from pathlib import Path
 
 import numpy as np
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from kws.errors import KWSError
+from kws.errors import ArgumentParser, KWSError, user_errors_as_one_line
 from kws.plots import pyplot
 from kws.reporting import draw_confusion
 
@@ -77,15 +75,12 @@ def draw(run: dict, title: str):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="kws-report", description=__doc__.splitlines()[0])
+    parser = ArgumentParser(prog="kws-report", description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path, help="a kws-train run directory (holds tensorboard/)")
     parser.add_argument("--out", type=Path, help="the PNG to write (default <run_dir>/report.png)")
     args = parser.parse_args(argv)
-    try:
+    with user_errors_as_one_line():
         run = read_run(args.run_dir)
-    except KWSError as err:
-        print(f"kws: error: {err}", file=sys.stderr)
-        raise SystemExit(2) from None
     out = args.out or args.run_dir / "report.png"
     draw(run, str(args.run_dir)).savefig(out, dpi=100)
     print(f"report: {out}")

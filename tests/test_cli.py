@@ -3,6 +3,9 @@
 import pytest
 
 from kws.cli import KEYS, canonical_overrides
+from kws.detect import main as detect_main
+from kws.predict import main as predict_main
+from kws.report import main as report_main
 
 
 @pytest.mark.parametrize(
@@ -27,3 +30,12 @@ def test_own_keys_flags_and_unrelated_overrides_are_left_alone():
     for command in KEYS:
         kept = canonical_overrides(command, args)
         assert kept[:3] == ["-m", "--cfg", "job"] and kept[4:] == args[4:]
+
+
+@pytest.mark.parametrize("main", [predict_main, detect_main, report_main])
+def test_argparse_commands_report_bad_arguments_in_the_same_one_line_style(main, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--no-such-option"])
+    assert exit_info.value.code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("kws: error: kws-") and line.endswith("--help)"), line
