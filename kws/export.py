@@ -5,11 +5,15 @@
 
 Both models take a float32 waveform [batch, clip_samples] in [-1, 1] at the training sample rate
 (features are inside) and return logits [batch, labels]; model.json says how to prepare that input.
+The models are written to a hidden staging folder and only moved into the output folder once ONNX Runtime
+and TorchScript give the eager network's logits (to parity_atol) on clips of the checkpoint's test split.
 """
 
 import json
 import logging
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +23,7 @@ from omegaconf import DictConfig
 
 from kws import __version__
 from kws.cli import hydra_app
+from kws.errors import KWSError
 from kws.evaluate import split_as_test
 from kws.models.features import stft_as_matmul
 from kws.module import INT16_SCALE, KWSModule, load_checkpoint
@@ -26,10 +31,7 @@ from kws.quantize import accuracy, quantize
 
 log = logging.getLogger(__name__)
 
-
-def _replace_atomically(tmp: Path, final: Path) -> Path:
-    os.replace(tmp, final)  # a crash mid-export never leaves a half-written model under the final name
-    return final
+NOISE_BATCH = 3  # unlike the export example's 2 and the test batch: the dynamic batch axis must work
 
 
 def _strip_node_metadata(onnx_path: Path) -> None:
@@ -71,25 +73,45 @@ def _sidecar(module: KWSModule, ckpt_path: Path, opset: int) -> dict[str, Any]:
 
 
 def export(cfg: DictConfig) -> dict[str, Path]:
-    """Write model.pt (TorchScript), model.onnx and model.json (+ model.int8.onnx with cfg.quantize);
-    check ONNX Runtime agrees with PyTorch."""
+    """Write model.pt (TorchScript), model.onnx and model.json (+ model.int8.onnx with cfg.quantize) into
+    the output folder, or nothing at all if an exported model disagrees with PyTorch."""
     ckpt_path = Path(cfg.ckpt_path)
     module = load_checkpoint(ckpt_path)
     out_dir = Path(cfg.out_dir) if cfg.out_dir else ckpt_path.resolve().parent.parent / "export"
+    test_clips, test_labels = _split_clips(module, "testing", cfg)  # before any work: the root must exist
     out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))  # same file system: os.replace works
+    try:
+        staged = _write_and_check(module, ckpt_path, staging, cfg, test_clips, test_labels)
+        files = {kind: out_dir / path.name for kind, path in staged.items()}
+        for kind, path in staged.items():  # model.json last: it describes the models next to it
+            os.replace(path, files[kind])
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    if not cfg.quantize:  # an int8 model left by an earlier export would not match these files
+        (out_dir / "model.int8.onnx").unlink(missing_ok=True)
+    for kind, path in files.items():
+        print(f"{kind:12s} {path}")
+    return files
+
+
+def _write_and_check(
+    module: KWSModule,
+    ckpt_path: Path,
+    staging: Path,
+    cfg: DictConfig,
+    test_clips: np.ndarray,
+    test_labels: np.ndarray,
+) -> dict[str, Path]:
     network = module.network.eval()
     example = torch.randn(2, module.hparams.clip_samples) * 0.1
-
-    scripted = torch.jit.script(network)
-    scripted.save(str(out_dir / "model.pt.tmp"))
-    files = {"torchscript": _replace_atomically(out_dir / "model.pt.tmp", out_dir / "model.pt")}
-
-    onnx_tmp = out_dir / "model.tmp.onnx"
+    files = {"torchscript": staging / "model.pt", "onnx": staging / "model.onnx"}
+    torch.jit.script(network).save(str(files["torchscript"]))
     with stft_as_matmul(network):
         torch.onnx.export(
             network,
             (example,),
-            str(onnx_tmp),
+            str(files["onnx"]),
             input_names=["waveform"],
             output_names=["logits"],
             dynamic_shapes={"waveform": {0: torch.export.Dim("batch")}},
@@ -98,37 +120,88 @@ def export(cfg: DictConfig) -> dict[str, Path]:
             dynamo=True,
             verbose=False,
         )
-    _strip_node_metadata(onnx_tmp)
-    files["onnx"] = _replace_atomically(onnx_tmp, out_dir / "model.onnx")
+    _strip_node_metadata(files["onnx"])
 
+    chosen = np.linspace(0, len(test_clips) - 1, min(cfg.parity_clips, len(test_clips))).astype(int)
+    noise = np.random.default_rng(0).standard_normal((NOISE_BATCH, module.hparams.clip_samples)) * 0.1
+    batches = {
+        "test_clips": (f"{len(chosen)} test clips of {_data_root(module, cfg)}", _scaled(test_clips[chosen])),
+        "noise": (f"{NOISE_BATCH} clips of random noise", noise.astype(np.float32)),
+    }
     sidecar = _sidecar(module, ckpt_path, cfg.opset)
-    sidecar["onnx_max_abs_diff"] = _onnx_max_abs_diff(files["onnx"], network, example)
-    if cfg.quantize:
-        int8_tmp = out_dir / "model.int8.tmp.onnx"
-        sidecar["int8"] = _quantize(module, files["onnx"], int8_tmp, cfg)
-        files["onnx_int8"] = _replace_atomically(int8_tmp, out_dir / "model.int8.onnx")
-    (out_dir / "model.json.tmp").write_text(json.dumps(sidecar, indent=2) + "\n")
-    files["sidecar"] = _replace_atomically(out_dir / "model.json.tmp", out_dir / "model.json")
-    for kind, path in files.items():
-        print(f"{kind:12s} {path}")
+    sidecar["parity"] = _check_parity(network, files, batches, cfg.parity_atol)
+    if cfg.quantize:  # not held to parity_atol: int8 changes the logits by design; its accuracy is reported
+        files["onnx_int8"] = staging / "model.int8.onnx"
+        sidecar["int8"] = _quantize(module, files, cfg, _scaled(test_clips), test_labels)
+    files["sidecar"] = staging / "model.json"
+    files["sidecar"].write_text(json.dumps(sidecar, indent=2) + "\n")
     return files
 
 
+def _check_parity(
+    network: torch.nn.Module, files: dict[str, Path], batches: dict[str, tuple[str, np.ndarray]], atol: float
+) -> dict[str, Any]:
+    """Max |logit difference| of each written model from the eager network on each batch; KWSError past
+    atol. The files are loaded back because they are what ships, not the objects that wrote them."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(files["onnx"]), providers=["CPUExecutionProvider"])
+    scripted = torch.jit.load(str(files["torchscript"]))
+    runtimes = {
+        "onnx": ("ONNX Runtime", lambda batch: session.run(None, {"waveform": batch})[0]),
+        "torchscript": ("TorchScript", lambda batch: scripted(torch.from_numpy(batch)).numpy()),
+    }
+    result: dict[str, Any] = {"atol": atol, "data": {key: data for key, (data, _) in batches.items()}}
+    with torch.no_grad():
+        for key, (data, batch) in batches.items():
+            expected = network(torch.from_numpy(batch)).numpy()
+            for name, (runtime, run) in runtimes.items():
+                diff = float(np.abs(run(batch) - expected).max())
+                log.info("%s vs PyTorch on %s: max |logit difference| %.2g", runtime, data, diff)
+                if not diff <= atol:  # NaN fails too
+                    raise KWSError(
+                        f"export check failed: {runtime} logits differ from PyTorch's by up to {diff:.3g} "
+                        f"on {data} (tolerance parity_atol={atol:g}); the output folder is left as it was"
+                    )
+                result.setdefault(f"{name}_max_abs_diff", {})[key] = diff
+    return result
+
+
+def _scaled(clips: np.ndarray) -> np.ndarray:
+    """int16 clips as the network saw them in training."""
+    return np.ascontiguousarray(clips, dtype=np.float32) / INT16_SCALE
+
+
+def _data_root(module: KWSModule, cfg: DictConfig) -> str:
+    root = cfg.data.root or module.hparams.data["root"]
+    if not Path(root).is_dir():  # the check cannot be skipped, so say what it needs
+        raise KWSError(
+            f"data root {root} does not exist: the export checks its models on the checkpoint's "
+            "test clips; set data.root=<the folder it was trained on>"
+        )
+    return root
+
+
 def _split_clips(module: KWSModule, split: str, cfg: DictConfig) -> tuple[np.ndarray, np.ndarray]:
-    cached = split_as_test(module.hparams, split, cfg.cache_dir)._splits["testing"]
-    return cached.clips, np.asarray(cached.labels)
+    cached = split_as_test(module.hparams, split, cfg.cache_dir, data_root=_data_root(module, cfg))
+    return cached._splits["testing"].clips, np.asarray(cached._splits["testing"].labels)
 
 
-def _quantize(module: KWSModule, fp32_path: Path, int8_path: Path, cfg: DictConfig) -> dict[str, Any]:
+def _quantize(
+    module: KWSModule,
+    files: dict[str, Path],
+    cfg: DictConfig,
+    test_clips: np.ndarray,
+    test_labels: np.ndarray,
+) -> dict[str, Any]:
     """int8 model next to the fp32 one; both scored on the test split of the training data."""
+    fp32_path, int8_path = files["onnx"], files["onnx_int8"]
     train_clips, _ = _split_clips(module, "training", cfg)
     rng = np.random.default_rng(0)
     chosen = np.sort(
         rng.choice(len(train_clips), min(cfg.calibration_clips, len(train_clips)), replace=False)
     )
-    quantize(fp32_path, int8_path, cfg.quantize, train_clips[chosen].astype(np.float32) / INT16_SCALE)
-    test_clips, test_labels = _split_clips(module, "testing", cfg)
-    test_clips = np.asarray(test_clips, dtype=np.float32) / INT16_SCALE
+    quantize(fp32_path, int8_path, cfg.quantize, _scaled(train_clips[chosen]))
     result = {
         "mode": cfg.quantize,
         "calibration_clips": len(chosen) if cfg.quantize == "static" else 0,
@@ -145,19 +218,6 @@ def _quantize(module: KWSModule, fp32_path: Path, int8_path: Path, cfg: DictConf
         f"on {len(test_labels)} clips), size {mb_fp32:.2f} MB -> {mb_int8:.2f} MB"
     )
     return result
-
-
-def _onnx_max_abs_diff(onnx_path: Path, network: torch.nn.Module, example: torch.Tensor) -> float:
-    import onnxruntime
-
-    session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    batch = torch.cat([example, example[:1]])  # a batch size unlike the export example: dynamic axis works
-    (onnx_logits,) = session.run(None, {"waveform": batch.numpy()})
-    with torch.no_grad():
-        torch_logits = network(batch).numpy()
-    diff = float(np.abs(onnx_logits - torch_logits).max())
-    log.info("ONNX Runtime vs PyTorch: max |logit difference| %.2e", diff)
-    return diff
 
 
 @hydra_app("export")

@@ -1,12 +1,19 @@
-"""Shipping a model: int8 export with its accuracy/size report, and kws-predict on any audio file."""
+"""Shipping a model: int8 export with its accuracy/size report, an export that refuses to ship a model
+disagreeing with PyTorch, and kws-predict on any audio file."""
 
+import copy
 import json
+import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 from scipy.signal import resample_poly
 
+from kws.errors import KWSError
 from kws.export import export
 from kws.inference import load_spotter, prepare
 from kws.predict import main as predict_main
@@ -40,6 +47,87 @@ def test_int8_export_reports_accuracy_and_size(shipped):
     assert abs(report["test_acc_int8"] - report["test_acc_fp32"]) <= 0.15  # a 16-clip tiny test split
     assert report["bytes_int8"] < 0.6 * report["bytes_fp32"]
     assert (out_dir / "model.int8.onnx").stat().st_size == report["bytes_int8"]
+
+
+def test_export_records_its_parity_with_pytorch_on_test_clips(shipped):
+    _, out_dir, _ = shipped
+    parity = json.loads((out_dir / "model.json").read_text())["parity"]
+    assert parity["atol"] == 1e-3 and " test clips of " in parity["data"]["test_clips"]
+    for runtime in ("onnx", "torchscript"):
+        assert set(parity[f"{runtime}_max_abs_diff"]) == {"test_clips", "noise"}
+        assert max(parity[f"{runtime}_max_abs_diff"].values()) < 1e-4
+
+
+def _perturbed(network: torch.nn.Module, by: float) -> torch.nn.Module:
+    """A copy of `network` whose first logit is off by `by` (the classifier's bias is its last parameter)."""
+    broken = copy.deepcopy(network)
+    with torch.no_grad():
+        list(broken.parameters())[-1][0] += by
+    return broken
+
+
+def _export_into(out_dir, metrics, *overrides):
+    ckpt = metrics["best_checkpoint"]
+    export(compose_config("export", out_dir, [f"ckpt_path={ckpt}", f"out_dir={out_dir}", *overrides]))
+
+
+def _contents(folder):
+    return {path.name: path.read_bytes() if path.is_file() else "a folder" for path in folder.iterdir()}
+
+
+@pytest.mark.parametrize(
+    ("runtime", "owner", "writer"),
+    [("ONNX Runtime", torch.onnx, "export"), ("TorchScript", torch.jit, "script")],
+)
+def test_a_model_that_disagrees_with_pytorch_is_not_shipped(
+    shipped, tmp_path, monkeypatch, runtime, owner, writer
+):
+    _, good_export, metrics = shipped
+    out_dir = shutil.copytree(good_export, tmp_path / "export")  # the last good export, int8 included
+    before = _contents(out_dir)
+    write = getattr(owner, writer)
+    monkeypatch.setattr(
+        owner, writer, lambda network, *args, **kwargs: write(_perturbed(network, 0.01), *args, **kwargs)
+    )
+    with pytest.raises(KWSError) as error:
+        _export_into(out_dir, metrics, "quantize=dynamic")
+    message = str(error.value)
+    assert "\n" not in message and f"{runtime} logits differ from PyTorch's by up to 0.01 on " in message
+    assert (
+        " test clips of " in message
+        and "(tolerance parity_atol=0.001); the output folder is left as it was" in message
+    )
+    assert _contents(out_dir) == before  # same bytes, and no staging folder or new model left behind
+
+
+def test_a_failure_after_the_checks_leaves_no_model_either(shipped, tmp_path, monkeypatch):
+    _, _, metrics = shipped
+
+    def fail(fp32_path, int8_path, *args):
+        int8_path.write_bytes(b"half an int8 model")
+        raise KWSError("quantize: failed")
+
+    monkeypatch.setattr("kws.export.quantize", fail)
+    with pytest.raises(KWSError, match="quantize: failed"):
+        _export_into(tmp_path, metrics, "quantize=dynamic")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_without_its_data_is_one_error_line_and_writes_nothing(shipped, tmp_path):
+    _, _, metrics = shipped
+    command = [
+        "-m",
+        "kws.export",
+        f"ckpt_path={metrics['best_checkpoint']}",
+        "out_dir=export",
+        "data.root=gone",
+    ]
+    result = subprocess.run(
+        [sys.executable, *command], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "kws: error: data root gone does not exist: the export checks" in result.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_dynamic_int8_agrees_with_fp32(shipped, tiny_synth_root, tmp_path):
@@ -94,9 +182,6 @@ def test_predict_names_a_bad_file_in_one_line(shipped, tmp_path, capsys):
 
 
 def test_bench_infer_prints_every_variant_and_a_json_last_line(shipped):
-    import subprocess
-    import sys
-
     from tests.conftest import REPO
 
     _, out_dir, _ = shipped
