@@ -2,7 +2,8 @@
 #   docker build -t kws .
 #   docker run --rm --gpus all -v "$PWD/data:/data" -v "$PWD/outputs:/outputs" kws trainer=gpu data.root=/data/offline_kws
 # The entry point is kws-train; any Hydra override can follow. Other tools:
-#   docker run --rm --entrypoint kws-eval -v "$PWD/outputs:/outputs" kws ckpt_path=/outputs/train/<run>/checkpoints/best.ckpt
+#   docker run --rm --entrypoint kws-eval -v "$PWD/data:/data" -v "$PWD/outputs:/outputs" kws \
+#     ckpt_path=/outputs/train/<run>/checkpoints/best.ckpt paths.data_dir=/data hydra.run.dir=/outputs/eval
 # CPython 3.11, the interpreter requirements.lock is resolved for. The PyPI torch wheel brings its own CUDA
 # libraries; `--gpus all` (NVIDIA Container Toolkit) adds the host's driver, so no CUDA base image is needed.
 FROM python:3.11-slim-bookworm
