@@ -55,12 +55,13 @@ def _sidecar(module: KWSModule, ckpt_path: Path, opset: int) -> dict[str, Any]:
         "clip_samples": hp.clip_samples,
         "input": {"name": "waveform", "shape": ["batch", hp.clip_samples], "dtype": "float32"},
         "output": {"name": "logits", "shape": ["batch", len(hp.labels)], "dtype": "float32"},
-        "preprocessing": [
-            f"decode mono audio at {hp.sample_rate} Hz",
-            f"scale 16-bit PCM to [-1, 1] (divide by {INT16_SCALE:g})",
-            f"trim leading/trailing silence quieter than {hp.data['trim_top_db']} dB below the clip peak "
-            "(librosa.effects.trim, frame_length=512, hop_length=128)",
+        "preprocessing": [  # the order kws.data.audio applies them, in training and in kws-predict
+            f"decode to mono 16-bit samples at {hp.sample_rate} Hz (other audio: down-mix, resample, round)",
+            f"trim leading/trailing silence: centred frames of 512 samples every 128 quieter than "
+            f"{hp.data['trim_top_db']} dB below the loudest frame (as librosa.effects.trim); a clip with "
+            "nothing left is an error",
             f"centre-pad with zeros or centre-cut to {hp.clip_samples} samples",
+            f"divide by {INT16_SCALE:g}: float32 in [-1, 1)",
         ],
         "trim_top_db": hp.data["trim_top_db"],
         "training_data": {"root": hp.data["root"], "words": hp.data["words"]},
