@@ -5,6 +5,7 @@
     kws-train data.root=../shared/data/speech_commands_real8
     kws-train data.root=data/speech_commands data.download=true   # the real 2.3 GB data set
     kws-train lr_find=true                                 # learning-rate range test only
+    kws-train debug=fdr                                    # smoke test (or debug=limit|overfit|profiler)
 
 A run directory holds config.yaml (resolved), tensorboard/, checkpoints/{best,last}.ckpt and metrics.json.
 """
@@ -18,6 +19,7 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.profilers import AdvancedProfiler, PyTorchProfiler, SimpleProfiler
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
@@ -35,6 +37,8 @@ from kws.reporting import report_split
 from kws.resilience import EpochSeed, StopOnNonFiniteLoss
 
 log = logging.getLogger(__name__)
+
+PROFILERS = {"simple": SimpleProfiler, "advanced": AdvancedProfiler, "pytorch": PyTorchProfiler}
 
 
 def _plain(cfg: DictConfig) -> dict[str, Any]:
@@ -84,13 +88,18 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     )
 
     checkpoint = ModelCheckpoint(
-        dirpath=run_dir / "checkpoints", filename="best", monitor="val/acc", mode="max", save_last=True
+        dirpath=run_dir / "checkpoints",
+        filename="best",
+        monitor="val/acc",
+        mode="max",
+        save_last=not cfg.trainer.get("fast_dev_run"),  # Lightning 2.6 writes last.ckpt even then
     )
     logger = TensorBoardLogger(save_dir=run_dir, name="tensorboard", version="", default_hp_metric=False)
     guards = [EpochSeed(cfg.seed), StopOnNonFiniteLoss(run_dir / "checkpoints")]
+    trainer_args, debug_callbacks = _debugging(_plain(cfg.trainer), run_dir)
     trainer = L.Trainer(
-        **cfg.trainer,
-        callbacks=[checkpoint, *guards, *_callbacks(cfg.callbacks)],
+        **trainer_args,
+        callbacks=[checkpoint, *guards, *_callbacks(cfg.callbacks), *debug_callbacks],
         logger=logger,
         default_root_dir=run_dir,
     )
@@ -102,18 +111,22 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     started = time.perf_counter()
     trainer.fit(module, datamodule=datamodule, ckpt_path=_resume_from(cfg.get("ckpt_path"), run_dir))
     metrics: dict[str, Any] = {
-        "val/acc_best": float(checkpoint.best_model_score),
         "epochs": trainer.current_epoch,
         "train_seconds": round(time.perf_counter() - started, 1),
         **size,
-        "best_checkpoint": checkpoint.best_model_path,
     }
-    if cfg.test:
-        (tested,) = trainer.test(module, datamodule=datamodule, ckpt_path=checkpoint.best_model_path)
-        metrics.update(tested)
+    best_path = checkpoint.best_model_path
+    if best_path:
+        metrics.update({"val/acc_best": float(checkpoint.best_model_score), "best_checkpoint": best_path})
+        if cfg.test:
+            (tested,) = trainer.test(module, datamodule=datamodule, ckpt_path=best_path)
+            metrics.update(tested)
+    else:  # fast_dev_run saves no checkpoint (nor does a run that never validated): nothing to report on
+        log.warning("no best checkpoint to test or report on: metrics.json has no val/acc_best or test/*")
     if trainer.is_global_zero:
         (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-        best = load_checkpoint(checkpoint.best_model_path)
+    if trainer.is_global_zero and best_path:
+        best = load_checkpoint(best_path)
         report_split(
             best,
             datamodule.split_loader("validation"),
@@ -143,6 +156,28 @@ def _resume_from(ckpt_path: str | None, run_dir: Path) -> str | None:
         )
     log.info("resuming from %s", last)
     return str(last)
+
+
+def _debugging(trainer_args: dict[str, Any], run_dir: Path) -> tuple[dict[str, Any], list[L.Callback]]:
+    """Lightning's debugging switches (`debug=…`, or `+trainer.profiler=…` / `+trainer.overfit_batches=…`)
+    made to work with kws: the trainer's arguments to use, and the callbacks they need."""
+    args = dict(trainer_args)
+    if args.get("profiler") in PROFILERS:  # by name, Lightning would only print its report
+        args["profiler"] = PROFILERS[args["profiler"]](dirpath=run_dir, filename="profiler")
+    callbacks: list[L.Callback] = []
+    if overfit_batches := args.pop("overfit_batches", 0):
+        # Lightning's overfit_batches swaps in a clip-by-clip SequentialSampler, which kws's batch-sampled
+        # loaders cannot take; the same thing done here: the first N batches, the same ones every epoch.
+        args.update(limit_train_batches=overfit_batches, limit_val_batches=overfit_batches)
+        callbacks.append(SameBatchesEveryEpoch())
+    return args, callbacks
+
+
+class SameBatchesEveryEpoch(L.Callback):
+    """Draw every epoch's training batches in epoch 0's order (kws's sampler reshuffles per epoch)."""
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        trainer.train_dataloader.sampler.set_epoch(0)
 
 
 def _callbacks(cfg: DictConfig) -> list[L.Callback]:
