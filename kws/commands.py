@@ -5,6 +5,7 @@ torch fails while importing (`OSError: Could not load this library …/libtorcha
 symbol …`), so the check has to run before the command's own imports.
 """
 
+import functools
 import importlib
 import importlib.metadata
 import re
@@ -48,29 +49,11 @@ def _run(module: str) -> None:
     importlib.import_module(module).main()
 
 
-def train() -> None:
-    _run("kws.train")
-
-
-def evaluate() -> None:
-    _run("kws.evaluate")
-
-
-def export() -> None:
-    _run("kws.export")
-
-
-def synth() -> None:
-    _run("kws.synth.cli")
-
-
-def report() -> None:
-    _run("kws.report")
-
-
-def predict() -> None:
-    _run("kws.predict")
-
-
-def detect() -> None:
-    _run("kws.detect")
+# One per console script in pyproject.toml: the check, then that module's main().
+train = functools.partial(_run, "kws.train")
+evaluate = functools.partial(_run, "kws.evaluate")
+export = functools.partial(_run, "kws.export")
+synth = functools.partial(_run, "kws.synth.cli")
+report = functools.partial(_run, "kws.report")
+predict = functools.partial(_run, "kws.predict")
+detect = functools.partial(_run, "kws.detect")
