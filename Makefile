@@ -24,6 +24,7 @@ $(VENV)/installed.lock: requirements.lock
 $(BIN)/kws-train: $(VENV)/installed.lock pyproject.toml
 	$(BIN)/pip install --no-deps --no-build-isolation -e .
 	$(BIN)/pip check
+	$(BIN)/python -c 'import torch, torchaudio; print("torch", torch.__version__, "and torchaudio", torchaudio.__version__, "load together")'
 	touch $@
 
 install: $(BIN)/kws-train
