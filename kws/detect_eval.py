@@ -23,15 +23,21 @@ def word_centre(clip: np.ndarray) -> float:
 
 
 def long_recording(
-    root: Path, words: list[str], rng: np.random.Generator, keywords: int = 16, noise_db: float = -40
+    root: Path,
+    words: list[str],
+    rng: np.random.Generator,
+    keywords: int = 16,
+    noise_db: float = -40,
+    split: str = "testing",
 ) -> tuple[np.ndarray, list[tuple[str, float]]]:
-    """Test-split clips of `words`, shuffled and repeated to `keywords`, 0.5-1.5 s of faint noise apart.
+    """Clips of `words` from `split` (testing or validation), shuffled and repeated to `keywords`, 0.5-1.5 s
+    of faint noise apart. Choose detection settings on validation recordings, report testing ones.
 
     Returns the audio and the truth: (label, seconds to the middle of the word) per keyword.
     """
     folder = root / "SpeechCommands" / "speech_commands_v0.02"
     clips = [
-        path for path in (folder / "testing_list.txt").read_text().split() if path.split("/")[0] in words
+        path for path in (folder / f"{split}_list.txt").read_text().split() if path.split("/")[0] in words
     ]
     relpaths = list(rng.permutation(clips * (keywords // len(clips) + 1))[:keywords])
     pieces, truth, cursor = [], [], 0

@@ -1,9 +1,11 @@
-"""Precision and recall of kws-detect on a long synthetic recording made from a data set's test split.
+"""Precision and recall of kws-detect on a long synthetic recording made from a data set's test split
+(or its validation split: choose --threshold there, then report the test split).
 
     python scripts/eval_detect.py --model outputs/train/<run>/export --root data/offline_kws --keywords 100
 
-Every keyword of the model (all its labels but _silence_/_unknown_) appears, shuffled, 0.5-1.5 s apart
-over noise 40 dB below the speech; a detection counts if its label matches a keyword within ±0.5 s.
+`--keywords` clips of the model's keywords (all its labels but _silence_/_unknown_) are drawn at random
+(seeded) from the split, shuffled, 0.5-1.5 s apart over noise 40 dB below the speech; a detection counts
+if its label matches a keyword within ±0.5 s.
 Prints the figures and, last, one JSON object.
 """
 
@@ -27,10 +29,13 @@ def main() -> None:
     parser.add_argument("--keywords", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threshold", type=float, default=0.6)
+    parser.add_argument("--split", choices=["testing", "validation"], default="testing")
     args = parser.parse_args()
     spotter = load_spotter(args.model)
     words = [label for label in spotter.labels if label not in NON_KEYWORDS]
-    audio, truth = long_recording(args.root, words, np.random.default_rng(args.seed), keywords=args.keywords)
+    audio, truth = long_recording(
+        args.root, words, np.random.default_rng(args.seed), keywords=args.keywords, split=args.split
+    )
     found = [vars(d) for d in detect(audio, spotter, threshold=args.threshold)]
     precision, recall = precision_recall(found, truth)
     minutes = len(audio) / spotter.sample_rate / 60
