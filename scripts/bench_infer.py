@@ -5,7 +5,7 @@ fp32 and int8, measured side by side in one run.
 
 Latency: one clip at a time (batch 1), median over --latency-runs calls. Throughput: batches of 256.
 Variants are measured in interleaved rounds (machines are noisy). Inputs are random float32 waveforms
-of the model's clip length (model.json: clip_samples); "ms per 1 s" scales the latency to one second of
+of the model's clip length (model.json: clip_samples); "ms/1s scaled" scales the latency to one second of
 audio. Prints a table with ratios against eager PyTorch; the last line is one JSON object
 {variant: {"ms_per_clip": …, "clips_per_s": …}}.
 """
@@ -94,11 +94,11 @@ def main() -> None:
     }
     base = result["pytorch_eager"]
     print(f"one CPU thread, clips of {clip_samples} samples ({clip_seconds:.2f} s)")
-    header = ("variant", "ms/clip", "ms per 1 s", "speed-up", "clips/s @256", "speed-up")
-    print("{:14s} {:>8s} {:>10s} {:>8s} {:>13s} {:>8s}".format(*header))
+    header = ("variant", "ms/clip", "ms/1s scaled", "speed-up", "clips/s @256", "speed-up")
+    print("{:14s} {:>8s} {:>12s} {:>8s} {:>13s} {:>8s}".format(*header))
     for name, r in result.items():
         print(
-            f"{name:14s} {r['ms_per_clip']:8.3f} {r['ms_per_clip'] / clip_seconds:10.3f} "
+            f"{name:14s} {r['ms_per_clip']:8.3f} {r['ms_per_clip'] / clip_seconds:12.3f} "
             f"{base['ms_per_clip'] / r['ms_per_clip']:7.2f}x {r['clips_per_s']:13.1f} "
             f"{r['clips_per_s'] / base['clips_per_s']:7.2f}x"
         )
