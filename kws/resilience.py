@@ -8,6 +8,7 @@ import lightning as L
 import numpy as np
 import torch
 
+from kws.data.datamodule import epoch_seed
 from kws.errors import KWSError
 
 
@@ -23,10 +24,10 @@ class EpochSeed(L.Callback):
         self.seed = seed
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        epoch_seed = (self.seed * 1_000_003 + trainer.current_epoch) % 2**32
-        random.seed(epoch_seed)
-        np.random.seed(epoch_seed)
-        torch.manual_seed(epoch_seed)
+        seed = epoch_seed(self.seed, trainer.current_epoch)
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
 
 
 class StopOnNonFiniteLoss(L.Callback):

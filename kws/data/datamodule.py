@@ -48,6 +48,12 @@ class BatchedClips(Dataset):
         return torch.from_numpy(self.clips[self.keep[order]]), torch.from_numpy(self.labels[order])
 
 
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The one seed of everything random in epoch `epoch` of a run seeded `seed`: the batch order here,
+    augmentation and dropout through kws.resilience.EpochSeed."""
+    return (seed * 1_000_003 + epoch) % 2**32
+
+
 class EpochSeededBatches(BatchSampler):
     """Batches whose order depends only on (seed, epoch): Lightning calls set_epoch before every epoch,
     so a run resumed from a checkpoint draws exactly the batches the uninterrupted run would have.
@@ -72,7 +78,7 @@ class EpochSeededBatches(BatchSampler):
         self.set_epoch(0)
 
     def set_epoch(self, epoch: int) -> None:
-        self.generator.manual_seed(self.seed * 1_000_003 + epoch)
+        self.generator.manual_seed(epoch_seed(self.seed, epoch))
 
     def _shard_size(self) -> int:
         total = len(self.sampler)
