@@ -25,6 +25,7 @@ from kws import __version__
 from kws.cli import hydra_app
 from kws.errors import KWSError
 from kws.evaluate import split_as_test
+from kws.inference import onnx_runner
 from kws.models.features import stft_as_matmul
 from kws.module import INT16_SCALE, KWSModule, load_checkpoint
 from kws.quantize import accuracy, quantize
@@ -144,12 +145,9 @@ def _check_parity(
 ) -> dict[str, Any]:
     """Max |logit difference| of each written model from the eager network on each batch; KWSError past
     atol. The files are loaded back because they are what ships, not the objects that wrote them."""
-    import onnxruntime
-
-    session = onnxruntime.InferenceSession(str(files["onnx"]), providers=["CPUExecutionProvider"])
     scripted = torch.jit.load(str(files["torchscript"]))
     runtimes = {
-        "onnx": ("ONNX Runtime", lambda batch: session.run(None, {"waveform": batch})[0]),
+        "onnx": ("ONNX Runtime", onnx_runner(files["onnx"], threads=0)),
         "torchscript": ("TorchScript", lambda batch: scripted(torch.from_numpy(batch)).numpy()),
     }
     result: dict[str, Any] = {"atol": atol, "data": {key: data for key, (data, _) in batches.items()}}

@@ -8,6 +8,7 @@ the training cache's own steps (kws.data.audio.model_clip) and the module's scal
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from math import gcd
 from pathlib import Path
@@ -51,8 +52,6 @@ def load_spotter(path: str | Path, model_file: str = "model.onnx", threads: int 
 
 
 def _from_export(folder: Path, model_file: str, threads: int) -> Spotter:
-    import onnxruntime
-
     sidecar_path, model_path = folder / "model.json", folder / model_file
     for needed in (sidecar_path, model_path):
         if not needed.is_file():
@@ -63,15 +62,25 @@ def _from_export(folder: Path, model_file: str, threads: int) -> Spotter:
         trim_top_db = sidecar["trim_top_db"]
     except (json.JSONDecodeError, KeyError) as err:
         raise KWSError(f"{sidecar_path}: not a kws model description ({type(err).__name__}: {err})") from None
+    return Spotter(
+        labels, sample_rate, clip_samples, trim_top_db, onnx_runner(model_path, threads), str(model_path)
+    )
+
+
+def onnx_runner(model_path: Path, threads: int = 1) -> Callable[[np.ndarray], np.ndarray]:
+    """ONNX Runtime on the CPU for a kws export: float32 waveforms [batch, samples] -> logits. The one
+    place a session is made (inference, the export's parity check and int8 scoring use it)."""
+    import onnxruntime
+
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     session = onnxruntime.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
 
     def run(waveforms: np.ndarray) -> np.ndarray:
-        return session.run(None, {"waveform": waveforms})[0]
+        return session.run(None, {"waveform": np.ascontiguousarray(waveforms, dtype=np.float32)})[0]
 
-    return Spotter(labels, sample_rate, clip_samples, trim_top_db, run, str(model_path))
+    return run
 
 
 def _from_checkpoint(ckpt_path: Path) -> Spotter:

@@ -11,7 +11,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import onnxruntime
 from onnxruntime.quantization import (
     CalibrationDataReader,
     QuantFormat,
@@ -22,6 +21,7 @@ from onnxruntime.quantization import (
 )
 
 from kws.errors import KWSError
+from kws.inference import onnx_runner
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +66,9 @@ def quantize(fp32_path: Path, int8_path: Path, mode: str, calibration: np.ndarra
 
 def accuracy(model_path: Path, clips: np.ndarray, labels: np.ndarray, batch_size: int = 256) -> float:
     """Top-1 accuracy of an ONNX model on float32 clips."""
-    session = onnxruntime.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+    run = onnx_runner(model_path, threads=0)  # 0: all cores, as the session defaulted to before
     right = 0
     for start in range(0, len(clips), batch_size):
-        batch = np.ascontiguousarray(clips[start : start + batch_size], dtype=np.float32)
-        (logits,) = session.run(None, {"waveform": batch})
+        logits = run(clips[start : start + batch_size])
         right += int((logits.argmax(axis=-1) == labels[start : start + batch_size]).sum())
     return right / len(clips)
