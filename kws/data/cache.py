@@ -12,8 +12,6 @@ import json
 import logging
 import multiprocessing
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -21,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kws.atomic import staged_directory
 from kws.data.audio import fit_length, read_clip, trim_word
 from kws.errors import DataError
 
@@ -84,9 +83,7 @@ def build(
     average trimmed length of these clips and uses it."""
     if (directory / "meta.json").is_file():
         return load(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{directory.name}.partial-", dir=directory.parent))
-    try:
+    with staged_directory(directory, lambda built: (built / "meta.json").is_file()) as staging:
         kept, pieces, skipped = _decode_all(staging, sources, preprocessing, skip_bad_files, workers)
         if not kept:
             raise DataError(f"no usable clips left ({len(skipped)} skipped): {skipped[:3]}")
@@ -104,13 +101,6 @@ def build(
             "preprocessing": asdict(preprocessing),
         }
         (staging / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")  # last: marks it complete
-        try:
-            os.rename(staging, directory)
-        except OSError:  # another process finished the same cache first; theirs is as good
-            if not (directory / "meta.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return load(directory)
 
 

@@ -13,8 +13,6 @@ import logging
 import multiprocessing
 import os
 import re
-import shutil
-import tempfile
 import time
 import zlib
 from collections.abc import Mapping
@@ -26,6 +24,7 @@ import numpy as np
 import soundfile
 from omegaconf import OmegaConf
 
+from kws.atomic import staged_directory
 from kws.cli import CONFIG_DIR
 from kws.errors import DataError, KWSError
 from kws.synth import audio, espeak
@@ -178,9 +177,7 @@ def build_dataset(root: str | Path, config: SynthConfig, workers: int | None = N
     splits = split_speakers([s.id for s in speakers], config)
     jobs = [(s, w, r) for s in speakers for w in config.words for r in range(config.repetitions)]
     workers = max(1, min(workers or _cpu_count(), len(jobs)))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
-    try:
+    with staged_directory(target, lambda built: _already_built(built, wanted)) as staging:
         log.info("kws-synth: rendering %d clips with %d workers into %s", len(jobs), workers, staging)
         _render_all(staging, config, jobs, workers)
         _write_background(staging / BACKGROUND_DIR, config)
@@ -188,9 +185,6 @@ def build_dataset(root: str | Path, config: SynthConfig, workers: int | None = N
             lines = sorted(clip_path(*job) for job in jobs if splits[job[0].id] == split)
             (staging / list_name).write_text("".join(line + "\n" for line in lines))
         (staging / MARKER).write_text(json.dumps(wanted, indent=2) + "\n")  # last: it means "complete"
-        _move_into_place(staging, target, wanted)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
     clips = {
         split: sum(splits[s.id] == split for s, _, _ in jobs)
@@ -230,14 +224,6 @@ def _already_built(target: Path, wanted: dict) -> bool:
     changed = [f"{key}: {old.get(key)!r} -> {new[key]!r}" for key in new if old.get(key) != new[key]]
     changed = changed or [f"marker version {found.get('version')!r} -> {_MARKER_VERSION}"]
     raise DataError(f"{target} was built with other parameters ({'; '.join(changed)}); {advice}")
-
-
-def _move_into_place(staging: Path, target: Path, wanted: dict) -> None:
-    try:
-        os.rename(staging, target)  # atomic, and refuses to replace a directory that appeared meanwhile
-    except OSError:
-        if not _already_built(target, wanted):  # a concurrent identical build is fine, anything else raises
-            raise
 
 
 def _render_all(staging: Path, config: SynthConfig, jobs: list, workers: int) -> None:
