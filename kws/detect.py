@@ -32,10 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
+from kws.data.tasks import NON_KEYWORDS
 from kws.errors import ArgumentParser, KWSError, user_errors_as_one_line
 from kws.inference import Spotter, as_waveform, load_spotter, read_audio
 
-NON_KEYWORDS = frozenset({"_silence_", "_unknown_"})
 BATCH_WINDOWS = 256
 LOUD_PERCENTILE = 95  # "the loud parts of the file": robust to a few clicks, unlike the maximum
 ABSOLUTE_FLOOR_DBFS = -70.0  # digital silence and near-silence are never speech, however quiet the file

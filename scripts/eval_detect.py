@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from kws.detect import NON_KEYWORDS, detect
+from kws.data.tasks import NON_KEYWORDS
+from kws.detect import detect
 from kws.detect_eval import long_recording, precision_recall
 from kws.inference import load_spotter
 

@@ -13,6 +13,8 @@ from kws.data.cache import ClipSource
 from kws.errors import DataError
 
 SUBSET_STREAM = {subset: i for i, subset in enumerate(speech_commands.SUBSETS)}
+UNKNOWN_LABEL, SILENCE_LABEL = "_unknown_", "_silence_"
+NON_KEYWORDS = frozenset({UNKNOWN_LABEL, SILENCE_LABEL})  # what a model says when no keyword is there
 
 
 @dataclass(frozen=True)
@@ -20,8 +22,8 @@ class Task:
     words: list[str]
     unknown_fraction: float = 0.0  # `_unknown_` clips per keyword clip; 0 = other words are dropped
     silence_fraction: float = 0.0  # `_silence_` clips per keyword clip, cut from _background_noise_
-    unknown_label: str = "_unknown_"
-    silence_label: str = "_silence_"
+    unknown_label: str = UNKNOWN_LABEL
+    silence_label: str = SILENCE_LABEL
     seed: int = 0  # which unknown clips and silence windows are drawn; fixed per split
 
     @property
