@@ -26,33 +26,13 @@ from kws.reporting import report_split
 log = logging.getLogger(__name__)
 
 
-def split_as_test(
-    hparams: Any, split: str, cache_dir: str, batch_size: int = 256, data_root: str | None = None
-) -> KWSDataModule:
-    """A data module serving `split` of the data a checkpoint was trained on (or of `data_root`) through
-    test_dataloader, prepared as in training: same labels, trimming and clip length."""
-    datamodule = KWSDataModule(
-        **{
-            **hparams.data,
-            "root": data_root or hparams.data["root"],
-            "download": False,
-            "clip_samples": hparams.clip_samples,
-            "cache_dir": cache_dir,
-            "batch_size": batch_size,
-            "balance": None,
-            "train_fraction": 1.0,
-        }
-    )
-    datamodule.setup_split_as_test(split)
-    return datamodule
-
-
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Test the checkpoint's network on `cfg.split` with the labels and clip length it was trained with."""
     if cfg.split not in SUBSETS:
         raise KWSError(f"split: {cfg.split!r} is not one of {', '.join(SUBSETS)}")
     module = load_checkpoint(cfg.ckpt_path)
-    datamodule = split_as_test(module.hparams, cfg.split, cfg.cache_dir, cfg.batch_size, cfg.data.root)
+    datamodule = KWSDataModule.from_checkpoint(module.hparams, cfg.data.root, cfg.cache_dir, cfg.batch_size)
+    datamodule.setup_split_as_test(cfg.split)
     trainer = L.Trainer(accelerator=cfg.accelerator, devices=1, logger=False, enable_checkpointing=False)
     (tested,) = trainer.test(module, datamodule=datamodule)
     metrics = {"checkpoint": str(Path(cfg.ckpt_path).resolve()), "split": cfg.split, **tested}

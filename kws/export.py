@@ -23,8 +23,8 @@ from omegaconf import DictConfig
 
 from kws import __version__
 from kws.cli import hydra_app
+from kws.data.datamodule import KWSDataModule
 from kws.errors import KWSError
-from kws.evaluate import split_as_test
 from kws.inference import onnx_runner
 from kws.models.features import stft_as_matmul
 from kws.module import INT16_SCALE, KWSModule, load_checkpoint
@@ -182,8 +182,10 @@ def _data_root(module: KWSModule, cfg: DictConfig) -> str:
 
 
 def _split_clips(module: KWSModule, split: str, cfg: DictConfig) -> tuple[np.ndarray, np.ndarray]:
-    cached = split_as_test(module.hparams, split, cfg.cache_dir, data_root=_data_root(module, cfg))
-    return cached._splits["testing"].clips, np.asarray(cached._splits["testing"].labels)
+    cached = KWSDataModule.from_checkpoint(module.hparams, _data_root(module, cfg), cfg.cache_dir).split(
+        split
+    )
+    return cached.clips, np.asarray(cached.labels)
 
 
 def _quantize(

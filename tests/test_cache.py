@@ -26,7 +26,7 @@ def _cache_dirs(root) -> set[str]:
 
 def test_splits_are_memory_mapped_int16_and_batches_come_whole(root):
     dm = _prepared(root, batch_size=4)
-    split = dm._splits["training"]
+    split = dm.split("training")
     assert isinstance(split.clips, np.memmap) and split.clips.dtype == np.int16
     audio, labels = next(iter(dm.train_dataloader()))
     assert audio.shape == (4, dm.clip_samples) and str(audio.dtype) == "torch.int16"
@@ -42,7 +42,7 @@ def test_second_run_reuses_the_cache_without_decoding(root, monkeypatch):
 
     monkeypatch.setattr(cache, "_decode_all", no_decoding)
     dm = _prepared(root)
-    assert _cache_dirs(root) == before and len(dm._splits["training"]) == 12
+    assert _cache_dirs(root) == before and len(dm.split("training")) == 12
 
 
 @pytest.mark.parametrize(
@@ -80,7 +80,7 @@ def test_killed_build_leaves_nothing_that_loads(root, monkeypatch):
         _prepared(root)
     assert not (root.parent / "cache").exists() or not _cache_dirs(root)
     monkeypatch.undo()
-    assert len(_prepared(root)._splits["training"]) == 12
+    assert len(_prepared(root).split("training")) == 12
 
 
 def test_cache_location_is_configurable(root, tmp_path):
@@ -91,10 +91,10 @@ def test_cache_location_is_configurable(root, tmp_path):
 
 
 def test_parallel_decoding_gives_the_same_cache(root, tmp_path, monkeypatch):
-    sequential = _prepared(root)._splits["training"]
+    sequential = _prepared(root).split("training")
     monkeypatch.setattr(cache, "PARALLEL_MIN_CLIPS", 1)
     dm = KWSDataModule(str(root), cache_dir=str(tmp_path / "parallel"), prepare_workers=2)
     dm.prepare_data()
     dm.setup("fit")
-    np.testing.assert_array_equal(dm._splits["training"].clips, sequential.clips)
-    np.testing.assert_array_equal(dm._splits["training"].labels, sequential.labels)
+    np.testing.assert_array_equal(dm.split("training").clips, sequential.clips)
+    np.testing.assert_array_equal(dm.split("training").labels, sequential.labels)

@@ -31,9 +31,9 @@ def test_clip_length_is_the_average_trimmed_training_length(root):
     assert 5000 <= dm.clip_samples <= 5000 + 512  # the tones' mean length plus at most one trim frame
     audio, labels = next(iter(dm.train_dataloader()))
     assert audio.dtype == torch.int16 and audio.shape[1] == dm.clip_samples
-    assert len(dm._splits["training"].labels) == 18 and len(dm._splits["validation"].labels) == 6
+    assert len(dm.split("training").labels) == 18 and len(dm.split("validation").labels) == 6
     dm.setup("test")
-    assert dm._splits["testing"].clips.shape == (6, dm.clip_samples)
+    assert dm.split("testing").clips.shape == (6, dm.clip_samples)
 
 
 def test_labels_are_word_folders_or_the_configured_list(root):
@@ -41,8 +41,8 @@ def test_labels_are_word_folders_or_the_configured_list(root):
     dm = KWSDataModule(str(root), words=["yes", "up"], cache_dir=str(root / "cache"))
     dm.setup("fit")
     assert dm.labels == ["yes", "up"]
-    assert set(dm._splits["training"].labels.tolist()) == {0, 1}
-    assert len(dm._splits["training"].labels) == 12
+    assert set(dm.split("training").labels.tolist()) == {0, 1}
+    assert len(dm.split("training").labels) == 12
 
 
 def test_missing_root_is_named(tmp_path):

@@ -29,6 +29,6 @@ def test_download_fetches_and_unpacks_the_official_archive(tmp_path, monkeypatch
     dm.setup("fit")
     assert requested == ["http://download.tensorflow.org/data/speech_commands_v0.02.tar.gz"]
     assert dm.labels == ["yes"]
-    assert len(dm._splits["training"]) == 1 and len(dm._splits["validation"]) == 1
+    assert len(dm.split("training")) == 1 and len(dm.split("validation")) == 1
     dm.prepare_data()  # already there: no second download
     assert len(requested) == 1

@@ -64,8 +64,8 @@ def test_bad_clip_is_skipped_counted_and_reported_when_asked(root, case, caplog)
     with caplog.at_level(logging.WARNING):
         dm.prepare_data()
         dm.setup("fit")
-    assert len(dm._splits["training"]) == 7  # 8 training clips, one skipped
-    (reason,) = dm._splits["training"].meta["skipped"]
+    assert len(dm.split("training")) == 7  # 8 training clips, one skipped
+    (reason,) = dm.split("training").meta["skipped"]
     assert reason.startswith(str(bad)) and message in reason
     assert "training split: skipped 1 bad file(s)" in caplog.text and str(bad) in caplog.text
 
@@ -90,8 +90,8 @@ def test_clip_longer_than_a_second_is_cut_and_counted(root):
     sf.write(long, np.concatenate([tone_clip(400, 40000, 0, total=40000)]), 16000, subtype="PCM_16")
     dm = _module(root)
     dm.setup("fit")
-    assert dm._splits["training"].clips.shape[1] == dm.clip_samples < 40000
-    assert dm._splits["training"].meta["longer_than_clip"] >= 1
+    assert dm.split("training").clips.shape[1] == dm.clip_samples < 40000
+    assert dm.split("training").meta["longer_than_clip"] >= 1
 
 
 def test_word_folder_without_clips_is_an_error_or_left_out(root, caplog):

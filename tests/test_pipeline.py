@@ -78,7 +78,7 @@ def test_export_onnx_and_torchscript_match_pytorch(trained_run, tmp_path):
     assert sidecar["clip_samples"] == module.hparams.clip_samples
     assert sidecar["metrics"]["test/acc"] >= 0
 
-    audio = torch.from_numpy(objects["datamodule"]._splits["testing"].clips[:5])
+    audio = torch.from_numpy(objects["datamodule"].split("testing").clips[:5])
     batch = audio.float() / INT16_SCALE  # real test clips, a batch size the export never saw
     with torch.no_grad():
         expected = module(batch).numpy()

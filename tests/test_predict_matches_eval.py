@@ -30,7 +30,7 @@ def trained(tiny_synth_root, tmp_path_factory):
     export(compose_config("export", run_dir, [f"ckpt_path={checkpoint}", f"out_dir={run_dir / 'export'}"]))
     datamodule = objects["datamodule"]
     datamodule.setup("test")
-    split = datamodule._splits["testing"]
+    split = datamodule.split("testing")
     # The cache holds its sources in order, less the skipped ones (none here).
     sources = datamodule.task.sources(datamodule.root, "testing", datamodule.preprocessing.sample_rate)
     assert split.meta["skipped"] == [] and split.labels.tolist() == [s.label for s in sources]

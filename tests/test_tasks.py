@@ -31,18 +31,18 @@ def test_unknown_and_silence_classes(root):
     assert dm.labels == ["_silence_", "_unknown_", "yes", "no"]
     counts = dm.class_counts()  # training: 36 yes + 16 no keyword clips → 13 unknown, 13 silence
     assert counts.tolist() == [13, 13, 36, 16]
-    silence = dm._splits["training"].clips[dm._splits["training"].labels == 0]
+    silence = dm.split("training").clips[dm.split("training").labels == 0]
     assert silence.shape[1] == dm.clip_samples and np.abs(silence).max() > 0
-    val_counts = np.bincount(dm._splits["validation"].labels, minlength=4)
+    val_counts = np.bincount(dm.split("validation").labels, minlength=4)
     assert val_counts.tolist() == [1, 1, 2, 2]
 
 
 def test_task_draws_are_deterministic_and_seeded(root):
-    first = _prepared(root, words=["yes"], unknown_fraction=0.5, silence_fraction=0.5)._splits["training"]
-    again = _prepared(root, words=["yes"], unknown_fraction=0.5, silence_fraction=0.5)._splits["training"]
+    first = _prepared(root, words=["yes"], unknown_fraction=0.5, silence_fraction=0.5).split("training")
+    again = _prepared(root, words=["yes"], unknown_fraction=0.5, silence_fraction=0.5).split("training")
     np.testing.assert_array_equal(first.clips, again.clips)
     other = _prepared(root, words=["yes"], unknown_fraction=0.5, silence_fraction=0.5, task_seed=1)
-    assert not np.array_equal(first.clips, other._splits["training"].clips)
+    assert not np.array_equal(first.clips, other.split("training").clips)
 
 
 def test_silence_needs_background_noise(root):

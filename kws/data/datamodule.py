@@ -8,6 +8,7 @@ one whole batch of int16 with a single fancy index and the model turns it into f
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -149,6 +150,29 @@ class KWSDataModule(L.LightningDataModule):
         self._task: Task | None = None
         self._built: dict[str, cache.SplitCache] = {}  # per subset, once per process
         self._splits: dict[str, cache.SplitCache] = {}  # what the dataloaders serve
+
+    @classmethod
+    def from_checkpoint(
+        cls, hparams: Any, root: str | None = None, cache_dir: str = "data/cache", batch_size: int = 256
+    ) -> "KWSDataModule":
+        """The data a checkpoint was trained on (or any `root` with its words), prepared as it says: same
+        labels, trimming and clip length. Any split is then served by `split(…)`; nothing downloads."""
+        return cls(
+            **{
+                **hparams.data,
+                "root": root or hparams.data["root"],
+                "download": False,
+                "clip_samples": hparams.clip_samples,
+                "cache_dir": cache_dir,
+                "batch_size": batch_size,
+                "balance": None,
+                "train_fraction": 1.0,
+            }
+        )
+
+    def split(self, subset: str) -> cache.SplitCache:
+        """The prepared clips and labels of `subset` (training/validation/testing), built if needed."""
+        return self._build(subset)
 
     @property
     def task(self) -> Task:
