@@ -80,10 +80,7 @@ class KWSModule(L.LightningModule):
         audio, target = batch
         waveform = audio.float() / INT16_SCALE
         if stage == "train":
-            features = self.network.frontend(self.waveform_augment(waveform))
-            if not getattr(self.network.classifier, "takes_waveform", False):  # M5 has no spectrogram to mask
-                features = self.spec_augment(features)
-            logits = self.network.classifier(features)
+            logits = self.network.forward_augmented(self.waveform_augment(waveform), self.spec_augment)
         else:
             logits = self(waveform)
         # `{stage}/loss` is plain cross-entropy in every stage, so train and validation curves (and their

@@ -1,6 +1,6 @@
 """Keyword-spotting networks: a feature front-end plus a classifier (configs/model/*.yaml) over its output."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import hydra
 from torch import Tensor, nn
@@ -15,13 +15,22 @@ class KeywordSpotter(nn.Module):
     TorchScript/ONNX exports take raw audio.
     """
 
-    def __init__(self, frontend: nn.Module, classifier: nn.Module) -> None:
+    def __init__(self, frontend: nn.Module, classifier: nn.Module, takes_waveform: bool = False) -> None:
         super().__init__()
         self.frontend = frontend
         self.classifier = classifier
+        self.takes_waveform = takes_waveform  # no spectrogram in between (M5)
 
     def forward(self, waveform: Tensor) -> Tensor:
         return self.classifier(self.frontend(waveform))
+
+    def forward_augmented(self, waveform: Tensor, augment_spectrogram: Callable[[Tensor], Tensor]) -> Tensor:
+        """Training's forward: `augment_spectrogram` (SpecAugment) between front-end and classifier, where
+        there is a spectrogram. Not part of the exported model (TorchScript compiles only `forward`)."""
+        features = self.frontend(waveform)
+        if not self.takes_waveform:
+            features = augment_spectrogram(features)
+        return self.classifier(features)
 
 
 def build_network(model: Mapping, features: Mapping, num_classes: int, sample_rate: int) -> KeywordSpotter:
@@ -30,13 +39,14 @@ def build_network(model: Mapping, features: Mapping, num_classes: int, sample_ra
     A classifier class with `takes_waveform = True` (M5) gets the waveform [batch, samples] itself, as one
     input channel (n_mels=1), instead of log-mel features; the features config is then unused.
     """
-    if getattr(hydra.utils.get_class(model["_target_"]), "takes_waveform", False):
+    takes_waveform = getattr(hydra.utils.get_class(model["_target_"]), "takes_waveform", False)
+    if takes_waveform:
         frontend, channels = nn.Identity(), 1
     else:
         frontend = LogMel(sample_rate=sample_rate, **features)
         channels = frontend.channels
     classifier = hydra.utils.instantiate(dict(model), n_mels=channels, num_classes=num_classes)
-    return KeywordSpotter(frontend, classifier)
+    return KeywordSpotter(frontend, classifier, takes_waveform)
 
 
 def count_parameters(module: nn.Module) -> int:
