@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from kws.data.audio import SPEECH_COMMANDS_RATE
+
 log = logging.getLogger(__name__)
 
 
@@ -39,7 +41,7 @@ class WaveformAugment(nn.Module):
 
     def __init__(
         self,
-        sample_rate: int = 16000,
+        sample_rate: int = SPEECH_COMMANDS_RATE,
         max_shift_ms: float = 0.0,
         noise_prob: float = 0.0,
         snr_db_min: float = 5.0,

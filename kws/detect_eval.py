@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-RATE = 16000
+from kws.data.audio import SPEECH_COMMANDS_RATE
+
+RATE = SPEECH_COMMANDS_RATE
 TOLERANCE_S = 0.5
 
 

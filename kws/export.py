@@ -23,11 +23,12 @@ from omegaconf import DictConfig
 
 from kws import __version__
 from kws.cli import hydra_app
+from kws.data.audio import INT16_SCALE, TRIM_FRAME, TRIM_HOP
 from kws.data.datamodule import KWSDataModule
 from kws.errors import KWSError
 from kws.inference import onnx_runner
 from kws.models.features import stft_as_matmul
-from kws.module import INT16_SCALE, KWSModule, load_checkpoint
+from kws.module import KWSModule, load_checkpoint
 from kws.quantize import accuracy, quantize
 
 log = logging.getLogger(__name__)
@@ -58,9 +59,9 @@ def _sidecar(module: KWSModule, ckpt_path: Path, opset: int) -> dict[str, Any]:
         "output": {"name": "logits", "shape": ["batch", len(hp.labels)], "dtype": "float32"},
         "preprocessing": [  # the order kws.data.audio applies them, in training and in kws-predict
             f"decode to mono 16-bit samples at {hp.sample_rate} Hz (other audio: down-mix, resample, round)",
-            f"trim leading/trailing silence: centred frames of 512 samples every 128 quieter than "
-            f"{hp.data['trim_top_db']} dB below the loudest frame (as librosa.effects.trim); a clip with "
-            "nothing left is an error",
+            f"trim leading/trailing silence: centred frames of {TRIM_FRAME} samples every {TRIM_HOP} "
+            f"quieter than {hp.data['trim_top_db']} dB below the loudest frame (as librosa.effects.trim); "
+            "a clip with nothing left is an error",
             f"centre-pad with zeros or centre-cut to {hp.clip_samples} samples",
             f"divide by {INT16_SCALE:g}: float32 in [-1, 1)",
         ],

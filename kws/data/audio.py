@@ -15,6 +15,8 @@ from kws.errors import DataError
 
 _PCM, _EXTENSIBLE = 1, 0xFFFE
 INT16_SCALE = 32768.0  # int16 samples / INT16_SCALE is the [-1, 1] waveform the network takes
+SPEECH_COMMANDS_RATE = 16000  # Hz, every Speech Commands clip (and kws-synth's): the default rate
+TRIM_FRAME, TRIM_HOP = 512, 128  # librosa.effects.trim's frames: what "silence" is measured over
 
 
 def _pcm16_mono(path: Path, data: bytes, sample_rate: int) -> np.ndarray | None:
@@ -82,7 +84,7 @@ def read_clip(path: Path, sample_rate: int) -> np.ndarray:
 
 
 def trim_silence(
-    clip: np.ndarray, top_db: float, frame_length: int = 512, hop_length: int = 128
+    clip: np.ndarray, top_db: float, frame_length: int = TRIM_FRAME, hop_length: int = TRIM_HOP
 ) -> np.ndarray:
     """Drop leading/trailing frames quieter than `top_db` below the loudest frame.
 

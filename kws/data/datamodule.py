@@ -23,7 +23,7 @@ from torch.utils.data import (
 )
 
 from kws.data import cache, speech_commands
-from kws.data.audio import read_clip
+from kws.data.audio import INT16_SCALE, SPEECH_COMMANDS_RATE, read_clip
 from kws.data.tasks import Task
 from kws.errors import DataError, KWSError
 
@@ -108,7 +108,7 @@ class KWSDataModule(L.LightningDataModule):
         silence_fraction: float = 0.0,
         task_seed: int = 0,
         download: bool = False,
-        sample_rate: int = 16000,
+        sample_rate: int = SPEECH_COMMANDS_RATE,
         trim_top_db: float = 40.0,
         clip_samples: int | None = None,
         skip_bad_files: bool = False,
@@ -265,7 +265,7 @@ class KWSDataModule(L.LightningDataModule):
         ]
         if not pieces:
             return torch.zeros(0)
-        return torch.from_numpy(np.concatenate(pieces).astype(np.float32) / 32768.0)
+        return torch.from_numpy(np.concatenate(pieces).astype(np.float32) / INT16_SCALE)
 
     def split_loader(
         self, subset: str, train: bool = False, rank: int = 0, world_size: int = 1

@@ -7,13 +7,14 @@ import torch
 import torchaudio
 from torch import Tensor, nn
 
+from kws.data.audio import SPEECH_COMMANDS_RATE
 from kws.models.matmul_stft import MatmulPowerSpectrum
 
 
 class LogMel(nn.Module):
     def __init__(
         self,
-        sample_rate: int = 16000,
+        sample_rate: int = SPEECH_COMMANDS_RATE,
         n_fft: int = 512,
         win_length: int = 480,
         hop_length: int = 160,

@@ -5,9 +5,10 @@ import functools
 import numpy as np
 from scipy.signal import firwin, resample_poly
 
+from kws.data.audio import SPEECH_COMMANDS_RATE
 from kws.synth.espeak import SAMPLE_RATE as ESPEAK_RATE
 
-SAMPLE_RATE = 16000
+SAMPLE_RATE = SPEECH_COMMANDS_RATE
 _UP, _DOWN = 320, 441  # 16000 / 22050 in lowest terms
 assert ESPEAK_RATE * _UP == SAMPLE_RATE * _DOWN
 CLIP_SAMPLES = SAMPLE_RATE  # Speech Commands clips are 1 s
