@@ -81,11 +81,12 @@ def export(cfg: DictConfig) -> dict[str, Path]:
     ckpt_path = Path(cfg.ckpt_path)
     module = load_checkpoint(ckpt_path)
     out_dir = Path(cfg.out_dir) if cfg.out_dir else ckpt_path.resolve().parent.parent / "export"
-    test_clips, test_labels = _split_clips(module, "testing", cfg)  # before any work: the root must exist
+    data = KWSDataModule.from_checkpoint(module.hparams, _data_root(module, cfg), cfg.cache_dir)
+    data.split("testing")  # before any work: the root must hold the checkpoint's words
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))  # same file system: os.replace works
     try:
-        staged = _write_and_check(module, ckpt_path, staging, cfg, test_clips, test_labels)
+        staged = _write_and_check(module, ckpt_path, staging, cfg, data)
         files = {kind: out_dir / path.name for kind, path in staged.items()}
         for kind, path in staged.items():  # model.json last: it describes the models next to it
             os.replace(path, files[kind])
@@ -103,8 +104,7 @@ def _write_and_check(
     ckpt_path: Path,
     staging: Path,
     cfg: DictConfig,
-    test_clips: np.ndarray,
-    test_labels: np.ndarray,
+    data: KWSDataModule,
 ) -> dict[str, Path]:
     network = module.network.eval()
     example = torch.randn(2, module.hparams.clip_samples) * 0.1
@@ -125,17 +125,18 @@ def _write_and_check(
         )
     _strip_node_metadata(files["onnx"])
 
+    test_clips = data.split("testing").clips
     chosen = np.linspace(0, len(test_clips) - 1, min(cfg.parity_clips, len(test_clips))).astype(int)
     noise = np.random.default_rng(0).standard_normal((NOISE_BATCH, module.hparams.clip_samples)) * 0.1
     batches = {
-        "test_clips": (f"{len(chosen)} test clips of {_data_root(module, cfg)}", _scaled(test_clips[chosen])),
+        "test_clips": (f"{len(chosen)} test clips of {data.root}", _scaled(test_clips[chosen])),
         "noise": (f"{NOISE_BATCH} clips of random noise", noise.astype(np.float32)),
     }
     sidecar = _sidecar(module, ckpt_path, cfg.opset)
     sidecar["parity"] = _check_parity(network, files, batches, cfg.parity_atol)
     if cfg.quantize:  # not held to parity_atol: int8 changes the logits by design; its accuracy is reported
         files["onnx_int8"] = staging / "model.int8.onnx"
-        sidecar["int8"] = _quantize(module, files, cfg, _scaled(test_clips), test_labels)
+        sidecar["int8"] = _quantize(files, cfg, data)
     files["sidecar"] = staging / "model.json"
     files["sidecar"].write_text(json.dumps(sidecar, indent=2) + "\n")
     return files
@@ -182,23 +183,12 @@ def _data_root(module: KWSModule, cfg: DictConfig) -> str:
     return root
 
 
-def _split_clips(module: KWSModule, split: str, cfg: DictConfig) -> tuple[np.ndarray, np.ndarray]:
-    cached = KWSDataModule.from_checkpoint(module.hparams, _data_root(module, cfg), cfg.cache_dir).split(
-        split
-    )
-    return cached.clips, np.asarray(cached.labels)
-
-
-def _quantize(
-    module: KWSModule,
-    files: dict[str, Path],
-    cfg: DictConfig,
-    test_clips: np.ndarray,
-    test_labels: np.ndarray,
-) -> dict[str, Any]:
+def _quantize(files: dict[str, Path], cfg: DictConfig, data: KWSDataModule) -> dict[str, Any]:
     """int8 model next to the fp32 one; both scored on the test split of the training data."""
     fp32_path, int8_path = files["onnx"], files["onnx_int8"]
-    train_clips, _ = _split_clips(module, "training", cfg)
+    train_clips = data.split("training").clips
+    test = data.split("testing")
+    test_clips, test_labels = _scaled(test.clips), np.asarray(test.labels)
     rng = np.random.default_rng(0)
     chosen = np.sort(
         rng.choice(len(train_clips), min(cfg.calibration_clips, len(train_clips)), replace=False)
