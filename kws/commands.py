@@ -52,8 +52,9 @@ def _run(module: str) -> None:
 # One per console script in pyproject.toml: the check, then that module's main().
 train = functools.partial(_run, "kws.train")
 evaluate = functools.partial(_run, "kws.evaluate")
-export = functools.partial(_run, "kws.export")
+export = functools.partial(_run, "kws.ship.export")
 synth = functools.partial(_run, "kws.synth.cli")
-report = functools.partial(_run, "kws.report")
-predict = functools.partial(_run, "kws.predict")
-detect = functools.partial(_run, "kws.detect")
+report = functools.partial(_run, "kws.evaluation.run_report")
+predict = functools.partial(_run, "kws.ship.predict")
+detect = functools.partial(_run, "kws.ship.detect")
+detect_eval = functools.partial(_run, "kws.ship.detect_eval")

@@ -19,9 +19,9 @@ from kws.cli import hydra_app
 from kws.data.datamodule import KWSDataModule
 from kws.data.speech_commands import SUBSETS
 from kws.errors import KWSError
-from kws.metrics import per_class_table
-from kws.module import load_checkpoint
-from kws.reporting import report_split
+from kws.evaluation.metrics import per_class_table
+from kws.evaluation.split_report import report_split
+from kws.training.checkpoint import load_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +31,17 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     if cfg.split not in SUBSETS:
         raise KWSError(f"split: {cfg.split!r} is not one of {', '.join(SUBSETS)}")
     module = load_checkpoint(cfg.ckpt_path)
-    datamodule = KWSDataModule.from_checkpoint(module.hparams, cfg.data.root, cfg.cache_dir, cfg.batch_size)
+    datamodule = KWSDataModule.from_checkpoint(
+        module.preparation, module.hparams.data, cfg.data.root, cfg.cache_dir, cfg.batch_size
+    )
     datamodule.setup_split_as_test(cfg.split)
     trainer = L.Trainer(accelerator=cfg.accelerator, devices=1, logger=False, enable_checkpointing=False)
     (tested,) = trainer.test(module, datamodule=datamodule)
     metrics = {"checkpoint": str(Path(cfg.ckpt_path).resolve()), "split": cfg.split, **tested}
     out_dir = Path(cfg.paths.output_dir)
-    report = report_split(module, datamodule.test_dataloader(), out_dir, cfg.split, examples=0)
+    report = report_split(
+        module.network, module.preparation, datamodule.test_dataloader(), out_dir, cfg.split, examples=0
+    )
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     print(per_class_table(report["per_class"]))
     print(f"{cfg.split}: accuracy {tested['test/acc']:.4f}, loss {tested['test/loss']:.4f}")

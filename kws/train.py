@@ -23,18 +23,19 @@ from lightning.pytorch.profilers import AdvancedProfiler, PyTorchProfiler, Simpl
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from kws.callbacks import EpochSummary
 from kws.cli import hydra_app
 from kws.data.datamodule import KWSDataModule
-from kws.diagnostics import CurveDiagnostics, GradientMonitor
 from kws.errors import KWSError
-from kws.hparams import HP_METRICS, hyperparameters
-from kws.lr_find import find_learning_rate
+from kws.evaluation.split_report import report_split
 from kws.models import count_parameters
 from kws.models.complexity import count_macs
-from kws.module import KWSModule, load_checkpoint
-from kws.reporting import report_split
-from kws.resilience import EpochSeed, StopOnNonFiniteLoss
+from kws.training.callbacks import EpochSummary
+from kws.training.checkpoint import load_checkpoint
+from kws.training.diagnostics import CurveDiagnostics, GradientMonitor
+from kws.training.hparams import HP_METRICS, hyperparameters
+from kws.training.lr_find import find_learning_rate
+from kws.training.module import KWSModule
+from kws.training.resilience import EpochSeed, StopOnNonFiniteLoss
 
 log = logging.getLogger(__name__)
 
@@ -48,20 +49,15 @@ def _plain(cfg: DictConfig) -> dict[str, Any]:
 def build_module(cfg: DictConfig, datamodule: KWSDataModule) -> KWSModule:
     """The LightningModule for `cfg`, over a data module that has been set up for fitting."""
     return KWSModule(
-        labels=datamodule.labels,
-        sample_rate=cfg.data.sample_rate,
-        clip_samples=datamodule.clip_samples,
+        preparation=datamodule.preparation(_plain(cfg.features)).as_dict(),
+        data=datamodule.data_record(),
         model=_plain(cfg.model),
-        features=_plain(cfg.features),
         augment=_plain(cfg.augment),
         loss=_plain(cfg.loss),
         init=cfg.init,
         l1_penalty=cfg.l1_penalty,
         optimizer=_plain(cfg.optimizer),
         scheduler=_plain(cfg.scheduler) if cfg.get("scheduler") else None,
-        # An absolute root so kws-eval finds the data from any directory; the resolved word list so a
-        # checkpoint keeps its labels even if word folders are added later.
-        data={**_plain(cfg.data), "root": str(Path(cfg.data.root).resolve()), "words": datamodule.task.words},
         class_weights=datamodule.class_weights(),
     )
 
@@ -78,13 +74,14 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     datamodule.prepare_data()
     datamodule.setup("fit")  # measures the clip length, which the model records
     module = build_module(cfg, datamodule)
-    size = {"params": count_parameters(module), "macs": count_macs(module.network, datamodule.clip_samples)}
+    clip_samples = module.preparation.clip_samples
+    size = {"params": count_parameters(module), "macs": count_macs(module.network, clip_samples)}
     log.info(
         "model %s: %s parameters, %s multiply-accumulates per %.2f s clip",
         cfg.model._target_.rsplit(".", 1)[-1],
         f"{size['params']:,}",
         f"{size['macs']:,}",
-        datamodule.clip_samples / cfg.data.sample_rate,
+        clip_samples / module.preparation.sample_rate,
     )
 
     checkpoint = ModelCheckpoint(
@@ -128,7 +125,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     if trainer.is_global_zero and best_path:
         best = load_checkpoint(best_path)
         report_split(
-            best,
+            best.network,
+            best.preparation,
             datamodule.split_loader("validation"),
             run_dir,
             "val",

@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from kws.inference import load_spotter
+from kws.ship.runtime import load_spotter
 
 Runner = Callable[[np.ndarray], np.ndarray]
 
 
 def _variants(export_dir: Path, ckpt: Path | None) -> dict[str, Runner]:
-    from kws.module import load_checkpoint
+    from kws.training.checkpoint import load_checkpoint
 
     sidecar = json.loads((export_dir / "model.json").read_text())
     network = load_checkpoint(ckpt or sidecar["checkpoint"]).network.eval()
@@ -69,8 +69,9 @@ def main() -> None:
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
 
-    clip_samples = json.loads((args.export / "model.json").read_text())["clip_samples"]
-    clip_seconds = clip_samples / 16000
+    preparation = load_spotter(args.export).preparation
+    clip_samples = preparation.clip_samples
+    clip_seconds = clip_samples / preparation.sample_rate
     rng = np.random.default_rng(0)
     single = (rng.standard_normal((1, clip_samples)) * 0.1).astype(np.float32)
     batch = (rng.standard_normal((256, clip_samples)) * 0.1).astype(np.float32)

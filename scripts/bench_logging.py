@@ -23,12 +23,12 @@ import torch
 from hydra import compose, initialize_config_dir
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from kws.callbacks import EpochSummary
 from kws.cli import CONFIG_DIR
 from kws.data.datamodule import KWSDataModule
-from kws.diagnostics import CurveDiagnostics, GradientMonitor
-from kws.module import KWSModule
 from kws.train import build_module
+from kws.training.callbacks import EpochSummary
+from kws.training.diagnostics import CurveDiagnostics, GradientMonitor
+from kws.training.module import KWSModule
 
 VARIANTS = ("bare", "default", "gradients")
 

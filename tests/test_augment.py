@@ -9,10 +9,11 @@ import torch
 from omegaconf import OmegaConf
 from torch.utils.data import DataLoader, TensorDataset
 
-from kws.augment import SpecAugment, WaveformAugment, _fit_length
 from kws.data.audio import fit_length
+from kws.data.preparation import Decoding, Preparation
 from kws.models.features import LogMel
-from kws.module import KWSModule
+from kws.training.augmentation import SpecAugment, WaveformAugment, _fit_length
+from kws.training.module import KWSModule
 from tests.conftest import compose_config
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -99,7 +100,7 @@ def test_silent_clips_and_silent_or_short_banks_stay_finite():
 def test_missing_noise_bank_skips_mixing_with_one_warning(caplog):
     augment = WaveformAugment(SR, noise_prob=1.0).train()
     clip = speech_like(4)
-    with caplog.at_level(logging.WARNING, logger="kws.augment"):
+    with caplog.at_level(logging.WARNING, logger="kws.training.augmentation"):
         assert torch.equal(augment(clip), clip)
         assert torch.equal(augment(clip), clip)
     assert len([r for r in caplog.records if "noise mixing is off" in r.message]) == 1
@@ -191,12 +192,10 @@ class NoisyData(L.LightningDataModule):
 @pytest.mark.parametrize("augment", ["none", "default"])
 def test_module_trains_one_step_and_keeps_augmentation_out_of_network_and_checkpoint(tmp_path, augment):
     cfg = OmegaConf.to_container(compose_config("train", tmp_path, []))
+    preparation = Preparation(("a", "b", "c", "d"), 12000, Decoding(sample_rate=SR), features=cfg["features"])
     module = KWSModule(
-        labels=["a", "b", "c", "d"],
-        sample_rate=SR,
-        clip_samples=12000,
+        preparation=preparation.as_dict(),
         model=cfg["model"],
-        features=cfg["features"],
         optimizer=cfg["optimizer"],
         augment=None if augment == "none" else cfg["augment"],
     )

@@ -3,9 +3,9 @@
 import pytest
 
 from kws.cli import KEYS, canonical_overrides
-from kws.detect import main as detect_main
-from kws.predict import main as predict_main
-from kws.report import main as report_main
+from kws.evaluation.run_report import main as report_main
+from kws.ship.detect import main as detect_main
+from kws.ship.predict import main as predict_main
 
 
 @pytest.mark.parametrize(

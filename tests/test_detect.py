@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from kws.detect import detect, main
-from kws.detect_eval import RATE, long_recording, precision_recall
-from kws.export import export
-from kws.inference import Spotter
+from kws.data.preparation import Decoding, Preparation
+from kws.ship.detect import detect, main
+from kws.ship.detect_eval import RATE, long_recording, precision_recall
+from kws.ship.detect_eval import main as detect_eval_main
+from kws.ship.export import export
+from kws.ship.runtime import Spotter, load_spotter
 from kws.train import train
 from tests.conftest import compose_config
 from tests.test_pipeline import FAST
@@ -42,7 +44,7 @@ def exported_model(tiny_synth_root, tmp_path_factory):
 def test_exported_model_finds_the_keywords_in_a_long_recording(
     exported_model, tiny_synth_root, tmp_path, capsys
 ):
-    assert json.loads((exported_model / "model.json").read_text())["labels"] == WORDS
+    assert json.loads((exported_model / "model.json").read_text())["preparation"]["labels"] == WORDS
     audio, truth = long_recording(tiny_synth_root, WORDS, np.random.default_rng(0))
     wav = tmp_path / "long.wav"
     sf.write(wav, audio, RATE, subtype="PCM_16")
@@ -57,11 +59,30 @@ def test_exported_model_finds_the_keywords_in_a_long_recording(
     assert precision >= 0.9 and recall >= 0.9, (detections, truth)
 
 
+def test_detect_eval_scores_a_recording_made_from_a_split(exported_model, tiny_synth_root, capsys):
+    detect_eval_main([str(exported_model), str(tiny_synth_root), "--keywords", "12", "--split", "validation"])
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    rng = np.random.default_rng(0)  # the command's default --seed
+    audio, truth = long_recording(tiny_synth_root, WORDS, rng, keywords=12, split="validation")
+    found = [vars(d) for d in detect(audio, load_spotter(exported_model))]
+    precision, recall = precision_recall(found, truth)
+    assert summary == {"keywords": 12, "detections": len(found), "precision": precision, "recall": recall}
+    assert recall >= 0.5, summary
+
+
+def test_detect_eval_on_a_root_without_split_lists_is_one_error_line(exported_model, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        detect_eval_main([str(exported_model), str(tmp_path)])
+    error = capsys.readouterr().err
+    assert exit_info.value.code == 2 and error.count("\n") == 1
+    assert error.startswith("kws: error: ") and "testing_list.txt: not found" in error
+
+
 def test_unreadable_audio_is_one_error_line_with_exit_code_2(exported_model, tmp_path):
     not_audio = tmp_path / "notes.wav"
     not_audio.write_text("this is not a recording\n")
     result = subprocess.run(
-        [sys.executable, "-m", "kws.detect", str(exported_model), str(not_audio)],
+        [sys.executable, "-m", "kws.ship.detect", str(exported_model), str(not_audio)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -74,7 +95,8 @@ def test_unreadable_audio_is_one_error_line_with_exit_code_2(exported_model, tmp
 def fake_spotter(labels: list[str], logits: list[float], rate: int = 1000) -> Spotter:
     """A spotter that gives every window the same logits, with 0.2 s clips at `rate` Hz."""
     row = np.asarray(logits, np.float32)
-    return Spotter(labels, rate, rate // 5, 40.0, lambda batch: np.tile(row, (len(batch), 1)))
+    preparation = Preparation(tuple(labels), rate // 5, Decoding(sample_rate=rate))
+    return Spotter(preparation, lambda batch: np.tile(row, (len(batch), 1)))
 
 
 def loud(seconds: float, rate: int = 1000) -> np.ndarray:

@@ -9,12 +9,12 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from kws.cli import _run_suffix
-from kws.diagnostics import diagnose, write_text
 from kws.evaluate import evaluate
-from kws.metrics import confusion_matrix, expected_calibration_error, per_class_scores
-from kws.report import main as report_main
+from kws.evaluation.metrics import confusion_matrix, expected_calibration_error, per_class_scores
+from kws.evaluation.run_report import main as report_main
 from kws.synth.dataset import build_dataset, default_config
 from kws.train import train
+from kws.training.diagnostics import diagnose, write_text
 from tests.conftest import compose_config
 from tests.test_pipeline import FAST
 

@@ -12,7 +12,7 @@ from torch.utils.data import RandomSampler, SequentialSampler
 
 from kws.data.datamodule import EpochSeededBatches, KWSDataModule
 from kws.evaluate import evaluate
-from kws.module import load_checkpoint
+from kws.training.checkpoint import load_checkpoint
 from tests.conftest import compose_config
 from tests.test_pipeline import FAST
 
@@ -59,7 +59,7 @@ def test_two_cpu_processes_train_into_one_run_with_synced_metrics(tiny_synth_roo
     # Each process trained on its half: steps per epoch = batches of ceil(N / 2) clips, not of N.
     metrics = json.loads((run_dir / "metrics.json").read_text())
     module = load_checkpoint(run_dir / "checkpoints" / "last.ckpt")
-    training = KWSDataModule.from_checkpoint(module.hparams).split("training")
+    training = KWSDataModule.from_checkpoint(module.preparation, module.hparams.data).split("training")
     steps_per_epoch = math.ceil(math.ceil(len(training.labels) / 2) / 16)  # FAST: data.batch_size=16
     last = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     assert metrics["epochs"] == 3 and last["global_step"] == 3 * steps_per_epoch

@@ -11,10 +11,11 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from kws.data.audio import INT16_SCALE
 from kws.evaluate import evaluate
-from kws.export import export
-from kws.module import INT16_SCALE, KWSModule
+from kws.ship.export import export
 from kws.train import train
+from kws.training.module import KWSModule
 from tests.conftest import compose_config
 
 FAST = ["trainer.accelerator=cpu", "trainer.enable_progress_bar=false", "data.batch_size=16"]
@@ -53,9 +54,16 @@ def test_checkpoint_describes_itself(trained_run):
     run_dir, _, objects = trained_run
     module = KWSModule.load_from_checkpoint(run_dir / "checkpoints" / "best.ckpt", map_location="cpu")
     datamodule = objects["datamodule"]
-    assert module.hparams.labels == ["down", "no", "up", "yes"]
-    assert module.hparams.clip_samples == datamodule.clip_samples
-    assert module.hparams.sample_rate == 16000
+    assert module.preparation.labels == ("down", "no", "up", "yes")
+    assert module.preparation.clip_samples == datamodule.clip_samples
+    assert module.preparation.sample_rate == 16000
+    assert set(module.hparams.data) == {
+        "root",
+        "unknown_fraction",
+        "silence_fraction",
+        "task_seed",
+        "skip_bad_files",
+    }
 
 
 def test_eval_from_checkpoint_alone_reproduces_test_metrics(trained_run, tmp_path):
@@ -74,8 +82,8 @@ def test_export_onnx_and_torchscript_match_pytorch(trained_run, tmp_path):
     files = export(cfg)
     sidecar = json.loads(files["sidecar"].read_text())
     module = KWSModule.load_from_checkpoint(run_dir / "checkpoints" / "best.ckpt", map_location="cpu").eval()
-    assert sidecar["labels"] == module.hparams.labels
-    assert sidecar["clip_samples"] == module.hparams.clip_samples
+    assert sidecar["preparation"] == module.hparams.preparation == module.preparation.as_dict()
+    assert sidecar["input"]["shape"] == ["batch", module.preparation.clip_samples]
     assert sidecar["metrics"]["test/acc"] >= 0
 
     audio = torch.from_numpy(objects["datamodule"].split("testing").clips[:5])
@@ -102,7 +110,7 @@ def _run_cli(module: str, *overrides: str, cwd) -> subprocess.CompletedProcess:
     [
         ("kws.train", ["data.root=does/not/exist"], "kws: error: data root does/not/exist does not exist"),
         ("kws.evaluate", ["ckpt_path=missing.ckpt"], "kws: error: ckpt_path: missing.ckpt does not exist"),
-        ("kws.export", ["ckpt_path=missing.ckpt"], "kws: error: ckpt_path: missing.ckpt does not exist"),
+        ("kws.ship.export", ["ckpt_path=missing.ckpt"], "kws: error: ckpt_path: missing.ckpt does not exist"),
     ],
 )
 def test_cli_reports_bad_input_in_one_line(tmp_path, module, overrides, message):
@@ -129,7 +137,7 @@ def test_config_faults_are_one_clear_line(tiny_synth_root, tmp_path):
     [
         ("kws.train", "data.batchsize=3", "data.batch_size"),
         ("kws.evaluate", "splt=validation", "split"),
-        ("kws.export", "quantise=static", "quantize"),
+        ("kws.ship.export", "quantise=static", "quantize"),
         ("kws.synth.cli", "speakrs=3", "speakers"),
     ],
 )
@@ -172,7 +180,7 @@ def test_a_12_class_style_task_trains_and_evaluates_from_its_checkpoint(tiny_syn
     ]
     metrics, objects = train(compose_config("train", tmp_path / "run", overrides))
     module = objects["module"]
-    assert module.hparams.labels == ["_silence_", "_unknown_", "yes", "no"]
+    assert module.preparation.labels == ("_silence_", "_unknown_", "yes", "no")
     assert module.objective.weight is not None and len(module.objective.weight) == 4
     best = tmp_path / "run" / "checkpoints" / "best.ckpt"
     result = evaluate(compose_config("eval", tmp_path / "eval", [f"ckpt_path={best}"]))

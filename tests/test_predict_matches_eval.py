@@ -9,13 +9,15 @@ import torch
 from scipy.signal import resample_poly
 
 from kws.data import cache
+from kws.data.audio import INT16_SCALE
+from kws.data.preparation import Decoding
 from kws.errors import DataError
-from kws.export import export
-from kws.inference import load_spotter, prepare
-from kws.module import INT16_SCALE, load_checkpoint
-from kws.predict import main as predict_main
-from kws.predict import predict_files
+from kws.ship.export import export
+from kws.ship.predict import main as predict_main
+from kws.ship.predict import predict_files
+from kws.ship.runtime import load_spotter, prepare
 from kws.train import train
+from kws.training.checkpoint import load_checkpoint
 from tests.conftest import compose_config
 from tests.test_pipeline import FAST
 
@@ -32,7 +34,7 @@ def trained(tiny_synth_root, tmp_path_factory):
     datamodule.setup("test")
     split = datamodule.split("testing")
     # The cache holds its sources in order, less the skipped ones (none here).
-    sources = datamodule.task.sources(datamodule.root, "testing", datamodule.preprocessing.sample_rate)
+    sources = datamodule.task.sources(datamodule.root, "testing", datamodule.decoding.sample_rate)
     assert split.meta["skipped"] == [] and split.labels.tolist() == [s.label for s in sources]
     return checkpoint, run_dir / "export", np.array(split.clips), [s.path for s in sources]
 
@@ -63,13 +65,11 @@ def test_silent_file_is_the_same_one_line_error_in_training_and_prediction(train
     sf.write(silent, np.zeros(16000, np.int16), 16000, subtype="PCM_16")
     reason = f"{silent}: silent throughout (nothing left after trimming silence)"
     sources = [cache.ClipSource(paths[0], 0), cache.ClipSource(str(silent), 0)]
-    preprocessing = cache.Preprocessing(sample_rate=16000, trim_top_db=40.0)
+    decoding = Decoding(sample_rate=16000, trim_top_db=40.0)
     with pytest.raises(DataError) as built:
-        cache.build(tmp_path / "strict", sources, preprocessing, 16000, skip_bad_files=False, workers=1)
+        cache.build(tmp_path / "strict", sources, decoding, 16000, skip_bad_files=False, workers=1)
     assert str(built.value).startswith(reason) and "\n" not in str(built.value)
-    skipping = cache.build(
-        tmp_path / "lenient", sources, preprocessing, 16000, skip_bad_files=True, workers=1
-    )
+    skipping = cache.build(tmp_path / "lenient", sources, decoding, 16000, skip_bad_files=True, workers=1)
     assert skipping.meta["skipped"] == [reason]
 
     with pytest.raises(SystemExit) as exit_info:

@@ -14,10 +14,10 @@ import torch
 from scipy.signal import resample_poly
 
 from kws.errors import KWSError
-from kws.export import export
-from kws.inference import load_spotter, prepare
-from kws.predict import main as predict_main
-from kws.quantize import accuracy, quantize
+from kws.ship.export import export
+from kws.ship.predict import main as predict_main
+from kws.ship.quantize import accuracy, quantize
+from kws.ship.runtime import load_spotter, prepare
 from kws.train import train
 from tests.conftest import compose_config
 from tests.test_pipeline import FAST
@@ -107,7 +107,7 @@ def test_a_failure_after_the_checks_leaves_no_model_either(shipped, tmp_path, mo
         int8_path.write_bytes(b"half an int8 model")
         raise KWSError("quantize: failed")
 
-    monkeypatch.setattr("kws.export.quantize", fail)
+    monkeypatch.setattr("kws.ship.export.quantize", fail)
     with pytest.raises(KWSError, match="quantize: failed"):
         _export_into(tmp_path, metrics, "quantize=dynamic")
     assert list(tmp_path.iterdir()) == []
@@ -117,7 +117,7 @@ def test_export_without_its_data_is_one_error_line_and_writes_nothing(shipped, t
     _, _, metrics = shipped
     command = [
         "-m",
-        "kws.export",
+        "kws.ship.export",
         f"ckpt_path={metrics['best_checkpoint']}",
         "out_dir=export",
         "data.root=gone",

@@ -11,12 +11,12 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from torch import nn
 
 from kws.errors import KWSError
-from kws.losses import FocalLoss
-from kws.lr_find import steepest_descent
 from kws.models import build_network
-from kws.models.init import initialise
-from kws.schedules import cosine, one_cycle
+from kws.models.initialisation import initialise
 from kws.train import train
+from kws.training.losses import FocalLoss
+from kws.training.lr_find import steepest_descent
+from kws.training.schedules import cosine, one_cycle
 from tests.conftest import compose_config
 from tests.test_pipeline import FAST
 
@@ -136,7 +136,7 @@ def test_every_knob_trains_end_to_end(tiny_synth_root, tmp_path, group_overrides
 
 def test_warmup_config_extends_cosine(tmp_path):
     cfg = compose_config("train", tmp_path, ["scheduler=warmup"])
-    assert cfg.scheduler._target_ == "kws.schedules.cosine" and cfg.scheduler.warmup_fraction == 0.05
+    assert cfg.scheduler._target_ == "kws.training.schedules.cosine" and cfg.scheduler.warmup_fraction == 0.05
 
 
 def test_lr_find_saves_the_plot_and_a_suggestion(tiny_synth_root, tmp_path):

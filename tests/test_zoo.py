@@ -11,7 +11,7 @@ from kws.models import build_network
 from kws.models.complexity import count_macs
 from tests.conftest import compose_config
 
-# kws/export.py scripts the network: the deprecation is known there.
+# kws/ship/export.py scripts the network: the deprecation is known there.
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 MODELS = sorted(path.stem for path in (CONFIG_DIR / "model").glob("*.yaml"))  # a new config is tested too
 NUM_CLASSES = 4
@@ -121,7 +121,7 @@ def test_onnx_export_matches_eager(tmp_path, model):
 
     net, batch = _trained_for_export(tmp_path, model)
     path = tmp_path / f"{model}.onnx"
-    torch.onnx.export(  # as kws/export.py does
+    torch.onnx.export(  # as kws/ship/export.py does
         net,
         (batch[:2],),
         str(path),

@@ -1,8 +1,7 @@
 """Decoding and shaping one clip: strict WAV checks, silence trimming, fixed length.
 
-`trim_word` then `fit_length` is the whole of turning a file's int16 samples into a model's clip: the
-training cache calls them, kws-predict calls them through `model_clip`, so a file is predicted from
-exactly the clip it would have been trained on.
+Which settings these run with is kws.data.preparation's record: the training cache and kws-predict both go
+through it, so a file is predicted from exactly the clip it would have been trained on.
 """
 
 import struct
@@ -105,21 +104,6 @@ def trim_silence(
     start = int(loud[0]) * hop_length
     end = min(len(clip), (int(loud[-1]) + 1) * hop_length)
     return clip[start:end]
-
-
-def trim_word(samples: np.ndarray, top_db: float, path: str | Path) -> np.ndarray:
-    """`samples` without leading/trailing silence; a file that is silent throughout has no word to
-    learn or recognise, so that is a DataError naming it."""
-    trimmed = trim_silence(samples, top_db)
-    if trimmed.size == 0:
-        raise DataError(f"{path}: silent throughout (nothing left after trimming silence)")
-    return trimmed
-
-
-def model_clip(samples: np.ndarray, top_db: float, clip_samples: int, path: str | Path) -> np.ndarray:
-    """A file's int16 mono samples at the model's rate as the model's int16 clip, made as the training
-    cache makes it (which runs the two steps apart only to measure a default clip length in between)."""
-    return fit_length(trim_word(samples, top_db, path), clip_samples)
 
 
 def _frame_power(padded: np.ndarray, frame_length: int, hop_length: int) -> np.ndarray:

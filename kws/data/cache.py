@@ -2,7 +2,7 @@
 memory-mapped int16 array [clips, samples] plus labels; later epochs and later runs read only that.
 
 A cache directory is named by a hash of everything that decides its contents (each file's path, size and
-mtime, its label, the preprocessing parameters, the clip length setting), so changing any of them builds a
+mtime, its label, the decoding settings, the clip length setting), so changing any of them builds a
 new one. It is assembled in a hidden sibling directory and renamed into place when complete, so a killed
 build never leaves anything that loads.
 """
@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from kws.atomic import staged_directory
-from kws.data.audio import fit_length, read_clip, trim_word
+from kws.data.audio import fit_length, read_clip
+from kws.data.preparation import Decoding
 from kws.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -40,12 +41,6 @@ class ClipSource:
     gain: float = 1.0
 
 
-@dataclass(frozen=True)
-class Preprocessing:
-    sample_rate: int
-    trim_top_db: float
-
-
 @dataclass
 class SplitCache:
     clips: np.ndarray  # int16 [n, clip_samples], memory-mapped
@@ -56,8 +51,8 @@ class SplitCache:
         return len(self.labels)
 
 
-def cache_key(sources: list[ClipSource], preprocessing: Preprocessing, clip_samples: int | None) -> str:
-    digest = hashlib.sha256(json.dumps([CACHE_VERSION, asdict(preprocessing), clip_samples]).encode())
+def cache_key(sources: list[ClipSource], decoding: Decoding, clip_samples: int | None) -> str:
+    digest = hashlib.sha256(json.dumps([CACHE_VERSION, asdict(decoding), clip_samples]).encode())
     for s in sources:
         stat = os.stat(s.path)
         fields = (s.path, s.label, s.start, s.length, s.gain, stat.st_size, stat.st_mtime_ns)
@@ -74,7 +69,7 @@ def load(directory: Path) -> SplitCache:
 def build(
     directory: Path,
     sources: list[ClipSource],
-    preprocessing: Preprocessing,
+    decoding: Decoding,
     clip_samples: int | None,
     skip_bad_files: bool,
     workers: int,
@@ -84,7 +79,7 @@ def build(
     if (directory / "meta.json").is_file():
         return load(directory)
     with staged_directory(directory, lambda built: (built / "meta.json").is_file()) as staging:
-        kept, pieces, skipped = _decode_all(staging, sources, preprocessing, skip_bad_files, workers)
+        kept, pieces, skipped = _decode_all(staging, sources, decoding, skip_bad_files, workers)
         if not kept:
             raise DataError(f"no usable clips left ({len(skipped)} skipped): {skipped[:3]}")
         lengths = np.array([n for _, _, n in pieces])
@@ -98,7 +93,7 @@ def build(
             "average_trimmed_samples": float(lengths.mean()),
             "longer_than_clip": int(np.sum(lengths > length)),
             "skipped": skipped,
-            "preprocessing": asdict(preprocessing),
+            "decoding": asdict(decoding),
         }
         (staging / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")  # last: marks it complete
     return load(directory)
@@ -108,12 +103,12 @@ Piece = tuple[str, int, int]  # (shard file name, byte offset, samples) of one t
 
 
 def _decode_all(
-    staging: Path, sources: list[ClipSource], preprocessing: Preprocessing, skip_bad_files: bool, workers: int
+    staging: Path, sources: list[ClipSource], decoding: Decoding, skip_bad_files: bool, workers: int
 ) -> tuple[list[ClipSource], list[Piece], list[str]]:
     """Decode and trim in worker processes; each appends its clips to its own shard file in `staging`
     and sends back only where they are (shipping the audio through pipes cost as much as decoding it)."""
     kept, pieces, skipped = [], [], []
-    _job_context.update(preprocessing=preprocessing, staging=staging)  # forked workers inherit it
+    _job_context.update(decoding=decoding, staging=staging)  # forked workers inherit it
     try:
         for source, result in zip(sources, _map(_decode_to_shard, sources, workers), strict=True):
             if isinstance(result, str):
@@ -148,8 +143,8 @@ _job_context: dict = {}  # what every job of the current build shares, set befor
 
 
 def _decode_to_shard(source: ClipSource) -> Piece | str:
-    preprocessing, staging = _job_context["preprocessing"], _job_context["staging"]
-    result = _decode_one(source, preprocessing)
+    decoding, staging = _job_context["decoding"], _job_context["staging"]
+    result = _decode_one(source, decoding)
     if isinstance(result, str):
         return result
     if staging not in _shard:
@@ -161,14 +156,14 @@ def _decode_to_shard(source: ClipSource) -> Piece | str:
     return (Path(shard.name).name, offset, len(result))
 
 
-def _decode_one(source: ClipSource, preprocessing: Preprocessing) -> np.ndarray | str:
+def _decode_one(source: ClipSource, decoding: Decoding) -> np.ndarray | str:
     """The clip's int16 samples, or the error message (a string travels back from a worker cheaply)."""
     try:
-        audio = read_clip(Path(source.path), preprocessing.sample_rate)
+        audio = read_clip(Path(source.path), decoding.sample_rate)
         if source.length is not None:
             window = audio[source.start : source.start + source.length]
             return (window.astype(np.float32) * source.gain).astype(np.int16)
-        return trim_word(audio, preprocessing.trim_top_db, source.path)
+        return decoding.word(audio, source.path)
     except DataError as err:
         return str(err)
 

@@ -24,7 +24,8 @@ from torch.utils.data import (
 
 from kws.data import cache, speech_commands
 from kws.data.audio import INT16_SCALE, SPEECH_COMMANDS_RATE, read_clip
-from kws.data.tasks import Task
+from kws.data.preparation import Decoding, Preparation
+from kws.data.tasks import NON_KEYWORDS, Task
 from kws.errors import DataError, KWSError
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ class BatchedClips(Dataset):
 
 def epoch_seed(seed: int, epoch: int) -> int:
     """The one seed of everything random in epoch `epoch` of a run seeded `seed`: the batch order here,
-    augmentation and dropout through kws.resilience.EpochSeed."""
+    augmentation and dropout through kws.training.resilience.EpochSeed."""
     return (seed * 1_000_003 + epoch) % 2**32
 
 
@@ -127,7 +128,7 @@ class KWSDataModule(L.LightningDataModule):
             raise DataError(f"data.balance: {balance!r} is not one of {BALANCE_MODES}")
         self.root = Path(root)
         self.download = download
-        self.preprocessing = cache.Preprocessing(sample_rate=sample_rate, trim_top_db=trim_top_db)
+        self.decoding = Decoding(sample_rate=sample_rate, trim_top_db=trim_top_db)
         self.clip_samples = clip_samples
         self.skip_bad_files = skip_bad_files
         self.cache_root = Path(cache_dir)
@@ -153,22 +154,55 @@ class KWSDataModule(L.LightningDataModule):
 
     @classmethod
     def from_checkpoint(
-        cls, hparams: Any, root: str | None = None, cache_dir: str = "data/cache", batch_size: int = 256
+        cls,
+        preparation: Preparation,
+        data: dict[str, Any],
+        root: str | None = None,
+        cache_dir: str = "data/cache",
+        batch_size: int = 256,
     ) -> "KWSDataModule":
-        """The data a checkpoint was trained on (or any `root` with its words), prepared as it says: same
-        labels, trimming and clip length. Any split is then served by `split(…)`; nothing downloads."""
-        return cls(
-            **{
-                **hparams.data,
-                "root": root or hparams.data["root"],
-                "download": False,
-                "clip_samples": hparams.clip_samples,
-                "cache_dir": cache_dir,
-                "batch_size": batch_size,
-                "balance": None,
-                "train_fraction": 1.0,
-            }
+        """The data a checkpoint was trained on (`data`: its `data` hyper-parameter), or any `root` with its
+        words, prepared as its `preparation` record says: same labels, decoding and clip length. Any split
+        is then served by `split(…)`; nothing downloads."""
+        datamodule = cls(
+            root=root or data["root"],
+            words=[label for label in preparation.labels if label not in NON_KEYWORDS],
+            unknown_fraction=data.get("unknown_fraction", 0.0),
+            silence_fraction=data.get("silence_fraction", 0.0),
+            task_seed=data.get("task_seed", 0),
+            skip_bad_files=data.get("skip_bad_files", False),
+            clip_samples=preparation.clip_samples,
+            cache_dir=cache_dir,
+            batch_size=batch_size,
         )
+        datamodule.decoding = preparation.decoding  # all of it, trimming frames included
+        if tuple(datamodule.labels) != tuple(preparation.labels):
+            raise KWSError(
+                f"preparation.labels: {list(preparation.labels)} cannot be rebuilt from the checkpoint's "
+                f"data settings (they give {datamodule.labels})"
+            )
+        return datamodule
+
+    def preparation(self, features: dict[str, Any]) -> Preparation:
+        """The record of how this data becomes a model input (after setup: the clip length is known), with
+        the model's front-end `features`; training stores it in the checkpoint."""
+        return Preparation(
+            labels=tuple(self.labels),
+            clip_samples=self._clip_samples(),
+            decoding=self.decoding,
+            features=features,
+        )
+
+    def data_record(self) -> dict[str, Any]:
+        """Which clips, from where, got which label: the checkpoint's `data` hyper-parameter (an absolute
+        root, so kws-eval finds the data from any directory). Preparation and run-only settings stay out."""
+        return {
+            "root": str(self.root.resolve()),
+            "unknown_fraction": self._task_options["unknown_fraction"],
+            "silence_fraction": self._task_options["silence_fraction"],
+            "task_seed": self._task_options["seed"],
+            "skip_bad_files": self.skip_bad_files,
+        }
 
     def split(self, subset: str) -> cache.SplitCache:
         """The prepared clips and labels of `subset` (training/validation/testing), built if needed."""
@@ -205,12 +239,12 @@ class KWSDataModule(L.LightningDataModule):
     def _build(self, subset: str) -> cache.SplitCache:
         """The split's cache, built if needed; val/test are padded/cut to the training split's length."""
         if subset not in self._built:
-            sources = self.task.sources(self.root, subset, self.preprocessing.sample_rate)
+            sources = self.task.sources(self.root, subset, self.decoding.sample_rate)
             length = self.clip_samples if subset == "training" else self._clip_samples()
-            directory = self.cache_root / f"{subset}-{cache.cache_key(sources, self.preprocessing, length)}"
+            directory = self.cache_root / f"{subset}-{cache.cache_key(sources, self.decoding, length)}"
             fresh = not (directory / "meta.json").is_file()
             split = cache.build(
-                directory, sources, self.preprocessing, length, self.skip_bad_files, self.prepare_workers
+                directory, sources, self.decoding, length, self.skip_bad_files, self.prepare_workers
             )
             if fresh:
                 self._report(subset, split)
@@ -227,7 +261,7 @@ class KWSDataModule(L.LightningDataModule):
             log.info(
                 "clip length: %d samples (%.3f s), the average trimmed length of the training split",
                 meta["clip_samples"],
-                meta["clip_samples"] / self.preprocessing.sample_rate,
+                meta["clip_samples"] / self.decoding.sample_rate,
             )
         if meta["skipped"]:
             log.warning(
@@ -260,7 +294,7 @@ class KWSDataModule(L.LightningDataModule):
     def background_noise(self) -> torch.Tensor:
         """All `_background_noise_` files concatenated, float32 in [-1, 1], for noise augmentation."""
         pieces = [
-            read_clip(path, self.preprocessing.sample_rate)
+            read_clip(path, self.decoding.sample_rate)
             for path in speech_commands.background_noise_files(self.root)
         ]
         if not pieces:

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 import soundfile
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
 from kws.atomic import staged_directory
@@ -155,8 +157,13 @@ def clip_path(speaker: Speaker, word: str, repetition: int) -> str:
 
 
 def default_config(**overrides: Any) -> SynthConfig:
-    """configs/synth.yaml with `overrides`, for building a set from Python."""
-    options = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "synth.yaml"), resolve=True)
+    """configs/synth.yaml (composed, so with its default word list) with `overrides`, for building a set
+    from Python."""
+    if GlobalHydra.instance().is_initialized():  # inside a Hydra app or test: its config tree is kws's
+        options = OmegaConf.to_container(compose("synth"), resolve=True)
+    else:
+        with initialize_config_dir(str(CONFIG_DIR), version_base=None):
+            options = OmegaConf.to_container(compose("synth"), resolve=True)
     return SynthConfig.from_options({**options, **overrides})
 
 

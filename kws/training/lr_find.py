@@ -11,7 +11,7 @@ import numpy as np
 from lightning.pytorch.tuner import Tuner
 
 from kws.errors import KWSError
-from kws.plots import pyplot
+from kws.evaluation.plots import pyplot
 
 log = logging.getLogger(__name__)
 

@@ -23,13 +23,14 @@ from omegaconf import DictConfig
 
 from kws import __version__
 from kws.cli import hydra_app
-from kws.data.audio import INT16_SCALE, TRIM_FRAME, TRIM_HOP
 from kws.data.datamodule import KWSDataModule
+from kws.data.preparation import Preparation
 from kws.errors import KWSError
-from kws.inference import onnx_runner
 from kws.models.features import stft_as_matmul
-from kws.module import KWSModule, load_checkpoint
-from kws.quantize import accuracy, quantize
+from kws.ship.quantize import accuracy, quantize
+from kws.ship.runtime import onnx_runner
+from kws.training.checkpoint import load_checkpoint
+from kws.training.module import KWSModule
 
 log = logging.getLogger(__name__)
 
@@ -48,27 +49,16 @@ def _strip_node_metadata(onnx_path: Path) -> None:
 
 
 def _sidecar(module: KWSModule, ckpt_path: Path, opset: int) -> dict[str, Any]:
-    hp = module.hparams
+    preparation = module.preparation
     metrics_file = ckpt_path.parent.parent / "metrics.json"
     return {
         "kws_version": __version__,
-        "labels": list(hp.labels),
-        "sample_rate": hp.sample_rate,
-        "clip_samples": hp.clip_samples,
-        "input": {"name": "waveform", "shape": ["batch", hp.clip_samples], "dtype": "float32"},
-        "output": {"name": "logits", "shape": ["batch", len(hp.labels)], "dtype": "float32"},
-        "preprocessing": [  # the order kws.data.audio applies them, in training and in kws-predict
-            f"decode to mono 16-bit samples at {hp.sample_rate} Hz (other audio: down-mix, resample, round)",
-            f"trim leading/trailing silence: centred frames of {TRIM_FRAME} samples every {TRIM_HOP} "
-            f"quieter than {hp.data['trim_top_db']} dB below the loudest frame (as librosa.effects.trim); "
-            "a clip with nothing left is an error",
-            f"centre-pad with zeros or centre-cut to {hp.clip_samples} samples",
-            f"divide by {INT16_SCALE:g}: float32 in [-1, 1)",
-        ],
-        "trim_top_db": hp.data["trim_top_db"],
-        "training_data": {"root": hp.data["root"], "words": hp.data["words"]},
-        "features": dict(hp.features),
-        "model": dict(hp.model),
+        "preparation": module.hparams.preparation,  # the checkpoint's record, verbatim
+        "steps": preparation.steps(),  # the record in words, in the order kws applies it
+        "input": {"name": "waveform", "shape": ["batch", preparation.clip_samples], "dtype": "float32"},
+        "output": {"name": "logits", "shape": ["batch", len(preparation.labels)], "dtype": "float32"},
+        "training_data": dict(module.hparams.data),
+        "model": dict(module.hparams.model),
         "onnx_opset": opset,
         "checkpoint": str(ckpt_path.resolve()),
         "metrics": json.loads(metrics_file.read_text()) if metrics_file.is_file() else None,
@@ -81,7 +71,9 @@ def export(cfg: DictConfig) -> dict[str, Path]:
     ckpt_path = Path(cfg.ckpt_path)
     module = load_checkpoint(ckpt_path)
     out_dir = Path(cfg.out_dir) if cfg.out_dir else ckpt_path.resolve().parent.parent / "export"
-    data = KWSDataModule.from_checkpoint(module.hparams, _data_root(module, cfg), cfg.cache_dir)
+    data = KWSDataModule.from_checkpoint(
+        module.preparation, module.hparams.data, _data_root(module, cfg), cfg.cache_dir
+    )
     data.split("testing")  # before any work: the root must hold the checkpoint's words
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))  # same file system: os.replace works
@@ -107,7 +99,7 @@ def _write_and_check(
     data: KWSDataModule,
 ) -> dict[str, Path]:
     network = module.network.eval()
-    example = torch.randn(2, module.hparams.clip_samples) * 0.1
+    example = torch.randn(2, module.preparation.clip_samples) * 0.1
     files = {"torchscript": staging / "model.pt", "onnx": staging / "model.onnx"}
     torch.jit.script(network).save(str(files["torchscript"]))
     with stft_as_matmul(network):
@@ -127,16 +119,19 @@ def _write_and_check(
 
     test_clips = data.split("testing").clips
     chosen = np.linspace(0, len(test_clips) - 1, min(cfg.parity_clips, len(test_clips))).astype(int)
-    noise = np.random.default_rng(0).standard_normal((NOISE_BATCH, module.hparams.clip_samples)) * 0.1
+    noise = np.random.default_rng(0).standard_normal((NOISE_BATCH, module.preparation.clip_samples)) * 0.1
     batches = {
-        "test_clips": (f"{len(chosen)} test clips of {data.root}", _scaled(test_clips[chosen])),
+        "test_clips": (
+            f"{len(chosen)} test clips of {data.root}",
+            module.preparation.waveform(test_clips[chosen]),
+        ),
         "noise": (f"{NOISE_BATCH} clips of random noise", noise.astype(np.float32)),
     }
     sidecar = _sidecar(module, ckpt_path, cfg.opset)
     sidecar["parity"] = _check_parity(network, files, batches, cfg.parity_atol)
     if cfg.quantize:  # not held to parity_atol: int8 changes the logits by design; its accuracy is reported
         files["onnx_int8"] = staging / "model.int8.onnx"
-        sidecar["int8"] = _quantize(files, cfg, data)
+        sidecar["int8"] = _quantize(files, cfg, data, module.preparation)
     files["sidecar"] = staging / "model.json"
     files["sidecar"].write_text(json.dumps(sidecar, indent=2) + "\n")
     return files
@@ -168,11 +163,6 @@ def _check_parity(
     return result
 
 
-def _scaled(clips: np.ndarray) -> np.ndarray:
-    """int16 clips as the network saw them in training."""
-    return np.ascontiguousarray(clips, dtype=np.float32) / INT16_SCALE
-
-
 def _data_root(module: KWSModule, cfg: DictConfig) -> str:
     root = cfg.data.root or module.hparams.data["root"]
     if not Path(root).is_dir():  # the check cannot be skipped, so say what it needs
@@ -183,17 +173,19 @@ def _data_root(module: KWSModule, cfg: DictConfig) -> str:
     return root
 
 
-def _quantize(files: dict[str, Path], cfg: DictConfig, data: KWSDataModule) -> dict[str, Any]:
+def _quantize(
+    files: dict[str, Path], cfg: DictConfig, data: KWSDataModule, preparation: Preparation
+) -> dict[str, Any]:
     """int8 model next to the fp32 one; both scored on the test split of the training data."""
     fp32_path, int8_path = files["onnx"], files["onnx_int8"]
     train_clips = data.split("training").clips
     test = data.split("testing")
-    test_clips, test_labels = _scaled(test.clips), np.asarray(test.labels)
+    test_clips, test_labels = preparation.waveform(test.clips), np.asarray(test.labels)
     rng = np.random.default_rng(0)
     chosen = np.sort(
         rng.choice(len(train_clips), min(cfg.calibration_clips, len(train_clips)), replace=False)
     )
-    quantize(fp32_path, int8_path, cfg.quantize, _scaled(train_clips[chosen]))
+    quantize(fp32_path, int8_path, cfg.quantize, preparation.waveform(train_clips[chosen]))
     result = {
         "mode": cfg.quantize,
         "calibration_clips": len(chosen) if cfg.quantize == "static" else 0,

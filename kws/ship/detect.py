@@ -14,7 +14,7 @@ Defaults, and why:
   --smooth 3        posteriors are averaged over the last 3 windows (0.3 s) per label: a single
                     overconfident window (a word half in view) does not fire, a real word spans several.
   --threshold 0.6   the smoothed posterior a word must reach: the best F1 of 0.5/0.6/0.7/0.8 on
-                    validation recordings of the offline set (scripts/eval_detect.py --split validation,
+                    validation recordings of the offline set (kws-detect-eval --split validation,
                     seeds 0-2, make train's CNN: precision 0.99-1.00, recall 0.93-0.96); 0.8 lost recall
                     (0.80-0.86), 0.5 admits more confusions. Models without an `_unknown_` class put all
                     their mass on some keyword, so it cannot go much lower.
@@ -34,7 +34,7 @@ import numpy as np
 
 from kws.data.tasks import NON_KEYWORDS
 from kws.errors import ArgumentParser, KWSError, user_errors_as_one_line
-from kws.inference import Spotter, as_waveform, load_spotter, read_audio
+from kws.ship.runtime import Spotter, load_spotter, read_audio
 
 BATCH_WINDOWS = 256
 LOUD_PERCENTILE = 95  # "the loud parts of the file": robust to a few clicks, unlike the maximum
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     with user_errors_as_one_line():
         spotter = load_spotter(args.model)
         samples, notes = read_audio(args.audio, spotter.sample_rate)
-        waveform = as_waveform(samples)  # not trimmed: a window is scored as it is
+        waveform = spotter.preparation.waveform(samples)  # not trimmed: a window is scored as it is
         detections = detect(
             waveform, spotter, args.hop, args.smooth, args.threshold, args.refractory, args.gate_db
         )

@@ -21,7 +21,7 @@ from onnxruntime.quantization import (
 )
 
 from kws.errors import KWSError
-from kws.inference import onnx_runner
+from kws.ship.runtime import onnx_runner
 
 log = logging.getLogger(__name__)
 

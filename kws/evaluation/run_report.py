@@ -12,8 +12,8 @@ import numpy as np
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from kws.errors import ArgumentParser, KWSError, user_errors_as_one_line
-from kws.plots import pyplot
-from kws.reporting import draw_confusion
+from kws.evaluation.plots import pyplot
+from kws.evaluation.split_report import draw_confusion
 
 
 def read_run(run_dir: Path) -> dict:

@@ -1,13 +1,13 @@
 """The LightningModule: cross-entropy training of a KeywordSpotter, built from plain hyper-parameters.
 
-Everything needed to rebuild and use the model (labels, sample rate, clip length, preprocessing,
-network and feature settings) is a hyper-parameter, so `KWSModule.load_from_checkpoint(path)`
-works without Hydra or the training overrides. Augmentation wraps the network's front-end in training
-steps only; `self.network`, which eval and export use, never contains it.
+Everything needed to rebuild and use the model is a hyper-parameter: `preparation` (kws.data.preparation:
+labels, rate, trimming, clip length, scaling, features), the network, and which data it learnt from, so
+`load_checkpoint(path)` (kws.training.checkpoint) works without Hydra or the training overrides.
+Augmentation wraps the network's front-end in training steps only; `self.network`, which eval and export
+use, never contains it.
 """
 
 import math
-from pathlib import Path
 from typing import Any
 
 import hydra
@@ -17,22 +17,18 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchmetrics import MeanMetric
 
-from kws.augment import SpecAugment, WaveformAugment
-from kws.data.audio import INT16_SCALE
-from kws.errors import KWSError
-from kws.metrics import calibration_bins, ece_from_bins
+from kws.data.preparation import Preparation
+from kws.evaluation.metrics import calibration_bins, ece_from_bins
 from kws.models import build_network
-from kws.models.init import initialise
+from kws.models.initialisation import initialise
+from kws.training.augmentation import SpecAugment, WaveformAugment
 
 
 class KWSModule(L.LightningModule):
     def __init__(
         self,
-        labels: list[str],
-        sample_rate: int,
-        clip_samples: int,
+        preparation: dict[str, Any],
         model: dict[str, Any],
-        features: dict[str, Any],
         optimizer: dict[str, Any],
         scheduler: dict[str, Any] | None = None,
         data: dict[str, Any] | None = None,
@@ -42,14 +38,17 @@ class KWSModule(L.LightningModule):
         init: str = "default",
         l1_penalty: float = 0.0,
     ) -> None:
-        """`data` is the data config the model was trained on (root, resolved words, task, trimming), so
-        kws-eval and exports can prepare clips the same way; `augment` is configs/augment/*.yaml as a dict
-        ({waveform: …, spec: …}), None = no augmentation; `class_weights` weight the training loss;
-        `loss` is configs/loss/*.yaml (None = cross-entropy); `init` a scheme of kws.models.init;
-        `l1_penalty` λ adds λ·Σ|w| over all weight matrices/kernels to the training objective."""
+        """`preparation` is Preparation.as_dict(); `data` which clips it learnt from (KWSDataModule.
+        data_record: root and task), so kws-eval can rebuild the splits; `augment` is
+        configs/augment/*.yaml as a dict ({waveform: …, spec: …}), None = no augmentation;
+        `class_weights` weight the training loss; `loss` is configs/loss/*.yaml (None = cross-entropy);
+        `init` a scheme of kws.models.initialisation; `l1_penalty` λ adds λ·Σ|w| over all weight
+        matrices/kernels to the training objective."""
         super().__init__()
         self.save_hyperparameters(logger=False)  # kws-train logs the key ones with final metrics (HPARAMS)
-        self.network = build_network(model, features, len(labels), sample_rate)
+        self.preparation = Preparation.from_dict(preparation, "KWSModule")
+        rate = self.preparation.sample_rate
+        self.network = build_network(model, self.preparation.features, len(self.preparation.labels), rate)
         initialise(self.network, init)
         weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
         self.objective = hydra.utils.instantiate(
@@ -63,7 +62,7 @@ class KWSModule(L.LightningModule):
             {f"{stage}_{name}": MeanMetric() for stage in ("train", "val", "test") for name in names}
         )
         augment = augment or {}
-        self.waveform_augment = WaveformAugment(sample_rate, **augment.get("waveform", {}))
+        self.waveform_augment = WaveformAugment(rate, **augment.get("waveform", {}))
         self.spec_augment = SpecAugment(**augment.get("spec", {}))
 
     def forward(self, waveform: Tensor) -> Tensor:
@@ -78,7 +77,7 @@ class KWSModule(L.LightningModule):
 
     def _step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
         audio, target = batch
-        waveform = audio.float() / INT16_SCALE
+        waveform = audio.float() / self.preparation.int16_scale
         if stage == "train":
             logits = self.network.forward_augmented(self.waveform_augment(waveform), self.spec_augment)
         else:
@@ -139,16 +138,3 @@ class KWSModule(L.LightningModule):
             return optimizer
         scheduler = hydra.utils.instantiate(self.hparams.scheduler)(optimizer, total_steps=int(total_steps))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
-
-
-def load_checkpoint(path: str | Path) -> KWSModule:
-    """Load a kws checkpoint onto the CPU, or raise KWSError saying why it cannot be used."""
-    path = Path(path)
-    if not path.is_file():
-        raise KWSError(f"ckpt_path: {path} does not exist")
-    try:
-        return KWSModule.load_from_checkpoint(path, map_location="cpu")
-    except Exception as err:  # torch/pickle/Lightning raise many types for a bad file
-        raise KWSError(
-            f"ckpt_path: {path} is not a usable kws checkpoint ({type(err).__name__}: {err})"
-        ) from None

@@ -16,7 +16,7 @@ import sys
 import numpy as np
 
 from kws.errors import ArgumentParser, DataError, user_errors_as_one_line
-from kws.inference import Spotter, load_spotter, prepare
+from kws.ship.runtime import Spotter, load_spotter, prepare
 
 
 def predict_files(

@@ -1,9 +1,9 @@
 """Run a trained keyword spotter on audio files: an export folder (ONNX Runtime) or a checkpoint.
 
-Both give the same `Spotter`: labels, the clip length and sample rate it expects, and `logits(batch)`
-for float32 waveforms [batch, clip_samples]. `prepare` turns any audio file into such a clip exactly as
-training did: decoded to 16-bit mono samples at the model's rate (as the training files hold them), then
-the training cache's own steps (kws.data.audio.model_clip) and the module's scaling to [-1, 1].
+Both give the same `Spotter`: the model's preparation record (kws.data.preparation: labels, rate, clip
+length, …) and `logits(batch)` for float32 waveforms [batch, clip_samples]. `prepare` turns any audio file
+into such a clip exactly as training did: decoded to 16-bit mono samples at the model's rate (as the
+training files hold them), then the record's own steps, which the training cache runs too.
 """
 
 import json
@@ -17,7 +17,8 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from kws.data.audio import INT16_SCALE, model_clip
+from kws.data.audio import INT16_SCALE, TRIM_FRAME, TRIM_HOP
+from kws.data.preparation import Preparation
 from kws.errors import DataError, KWSError
 
 log = logging.getLogger(__name__)
@@ -25,12 +26,21 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Spotter:
-    labels: list[str]
-    sample_rate: int
-    clip_samples: int
-    trim_top_db: float
+    preparation: Preparation
     run: object = field(repr=False)  # float32 [batch, clip_samples] -> logits [batch, labels]
     source: str = ""
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.preparation.labels
+
+    @property
+    def sample_rate(self) -> int:
+        return self.preparation.sample_rate
+
+    @property
+    def clip_samples(self) -> int:
+        return self.preparation.clip_samples
 
     def logits(self, waveforms: np.ndarray) -> np.ndarray:
         return self.run(np.ascontiguousarray(waveforms, dtype=np.float32))
@@ -58,13 +68,38 @@ def _from_export(folder: Path, model_file: str, threads: int) -> Spotter:
             raise KWSError(f"{folder}: {needed.name} is missing; export the model with kws-export")
     try:
         sidecar = json.loads(sidecar_path.read_text())
-        labels, sample_rate, clip_samples = sidecar["labels"], sidecar["sample_rate"], sidecar["clip_samples"]
-        trim_top_db = sidecar["trim_top_db"]
-    except (json.JSONDecodeError, KeyError) as err:
-        raise KWSError(f"{sidecar_path}: not a kws model description ({type(err).__name__}: {err})") from None
+    except json.JSONDecodeError as err:
+        raise KWSError(f"{sidecar_path}: not a kws model description (not JSON: {err})") from None
     return Spotter(
-        labels, sample_rate, clip_samples, trim_top_db, onnx_runner(model_path, threads), str(model_path)
+        sidecar_preparation(sidecar, sidecar_path), onnx_runner(model_path, threads), str(model_path)
     )
+
+
+def sidecar_preparation(sidecar: dict, sidecar_path: Path) -> Preparation:
+    """model.json's preparation record; exports of kws ≤ 0.1 listed its fields at the top level instead."""
+    return Preparation.from_dict(_recorded(sidecar, sidecar_path), str(sidecar_path))
+
+
+def _recorded(sidecar: dict, sidecar_path: Path) -> dict:
+    if "preparation" in sidecar:
+        return sidecar["preparation"]
+    try:
+        return {
+            "labels": sidecar["labels"],
+            "clip_samples": sidecar["clip_samples"],
+            "decoding": {
+                "sample_rate": sidecar["sample_rate"],
+                "trim_top_db": sidecar["trim_top_db"],
+                "trim_frame": TRIM_FRAME,
+                "trim_hop": TRIM_HOP,
+            },
+            "int16_scale": INT16_SCALE,
+            "features": sidecar.get("features", {}),
+        }
+    except KeyError as err:
+        raise KWSError(
+            f"{sidecar_path}: not a kws model description (no preparation record, no {err})"
+        ) from None
 
 
 def onnx_runner(model_path: Path, threads: int = 1) -> Callable[[np.ndarray], np.ndarray]:
@@ -75,7 +110,11 @@ def onnx_runner(model_path: Path, threads: int = 1) -> Callable[[np.ndarray], np
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    session = onnxruntime.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+    try:
+        session = onnxruntime.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+    except Exception as err:  # onnxruntime's own exception types (InvalidProtobuf, Fail, …)
+        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise KWSError(f"{model_path}: not a usable ONNX model ({message[:200]})") from None
 
     def run(waveforms: np.ndarray) -> np.ndarray:
         return session.run(None, {"waveform": np.ascontiguousarray(waveforms, dtype=np.float32)})[0]
@@ -86,18 +125,16 @@ def onnx_runner(model_path: Path, threads: int = 1) -> Callable[[np.ndarray], np
 def _from_checkpoint(ckpt_path: Path) -> Spotter:
     import torch
 
-    from kws.module import load_checkpoint
+    from kws.training.checkpoint import load_checkpoint
 
     module = load_checkpoint(ckpt_path)
-    network, hp = module.network.eval(), module.hparams
+    network = module.network.eval()
 
     def run(waveforms: np.ndarray) -> np.ndarray:
         with torch.no_grad():
             return network(torch.from_numpy(waveforms)).numpy()
 
-    return Spotter(
-        list(hp.labels), hp.sample_rate, hp.clip_samples, hp.data["trim_top_db"], run, str(ckpt_path)
-    )
+    return Spotter(module.preparation, run, str(ckpt_path))
 
 
 def read_audio(path: str | Path, sample_rate: int) -> tuple[np.ndarray, list[str]]:
@@ -121,14 +158,8 @@ def read_audio(path: str | Path, sample_rate: int) -> tuple[np.ndarray, list[str
     return np.clip(np.round(mono * INT16_SCALE), -32768, 32767).astype(np.int16), notes
 
 
-def as_waveform(samples: np.ndarray) -> np.ndarray:
-    """int16 samples as the float32 waveform the network takes, scaled as the module scales a batch."""
-    return samples.astype(np.float32) / np.float32(INT16_SCALE)
-
-
 def prepare(path: str | Path, spotter: Spotter) -> tuple[np.ndarray, list[str]]:
     """One file as the network's input clip, made exactly as training made it; plus read_audio's notes.
     A file silent throughout raises DataError, as it does when the training cache is built."""
     samples, notes = read_audio(path, spotter.sample_rate)
-    clip = model_clip(samples, spotter.trim_top_db, spotter.clip_samples, path)
-    return as_waveform(clip), notes
+    return spotter.preparation.waveform(spotter.preparation.model_clip(samples, path)), notes

@@ -12,21 +12,21 @@ import torch
 from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 
-from kws.diagnostics import write_text
-from kws.metrics import confusion_matrix, per_class_scores, per_class_table
-from kws.module import INT16_SCALE, KWSModule
-from kws.plots import pyplot
+from kws.data.preparation import Preparation
+from kws.evaluation.metrics import confusion_matrix, per_class_scores, per_class_table
+from kws.evaluation.plots import pyplot
+from kws.evaluation.tensorboard_text import write_text
 
 
 @torch.no_grad()
-def predict(module: KWSModule, loader: DataLoader, keep_wrong: int) -> dict:
+def predict(network: torch.nn.Module, loader: DataLoader, int16_scale: float, keep_wrong: int) -> dict:
     """Predicted and true labels of every clip, plus up to `keep_wrong` misclassified waveforms."""
-    module.eval()
-    device = next(module.parameters()).device
+    network.eval()
+    device = next(network.parameters()).device
     predicted, targets, wrong = [], [], []
     for audio, target in loader:
-        waveform = audio.to(device).float() / INT16_SCALE
-        guess = module(waveform).argmax(dim=-1).cpu()
+        waveform = audio.to(device).float() / int16_scale
+        guess = network(waveform).argmax(dim=-1).cpu()
         predicted.append(guess)
         targets.append(target)
         for i in torch.nonzero(guess != target).flatten().tolist()[: keep_wrong - len(wrong)]:
@@ -64,7 +64,8 @@ def confusion_figure(confusion: np.ndarray, labels: list[str], title: str):
 
 
 def report_split(
-    module: KWSModule,
+    network: torch.nn.Module,
+    preparation: Preparation,
     loader: DataLoader,
     out_dir: Path,
     prefix: str,
@@ -75,8 +76,8 @@ def report_split(
     """Write <prefix>_report.json and <prefix>_confusion.png to out_dir and, given a writer, the
     TensorBoard entries <prefix>/confusion, <prefix>/per_class and <prefix>/misclassified_<i> (audio and
     log-mel image). Returns the report (confusion matrix, per-class scores)."""
-    labels = list(module.hparams.labels)
-    result = predict(module, loader, examples)
+    labels = list(preparation.labels)
+    result = predict(network, loader, preparation.int16_scale, examples)
     confusion = confusion_matrix(result["target"], result["predicted"], len(labels))
     scores = per_class_scores(confusion, labels)
     report = {"labels": labels, "confusion": confusion.tolist(), "per_class": scores}
@@ -87,22 +88,21 @@ def report_split(
     if writer is not None:
         writer.add_figure(f"{prefix}/confusion", figure, step)  # closes the figure
         write_text(writer, f"{prefix}/per_class", per_class_table(scores), step)
-        _log_misclassified(writer, module, result["wrong"], labels, prefix, step)
+        _log_misclassified(writer, network, result["wrong"], labels, preparation.sample_rate, prefix, step)
         writer.flush()
     else:
         pyplot().close(figure)
     return report
 
 
-def _log_misclassified(writer, module, wrong, labels, prefix: str, step: int) -> None:
-    sample_rate = module.hparams.sample_rate
+def _log_misclassified(writer, network, wrong, labels, sample_rate: int, prefix: str, step: int) -> None:
     for i, (waveform, target, guess) in enumerate(wrong):
         caption = f"{labels[target]} heard as {labels[guess]}"
         writer.add_audio(f"{prefix}/misclassified_{i}", waveform, step, sample_rate=sample_rate)
         write_text(writer, f"{prefix}/misclassified_{i}/caption", caption, step)
-        frontend = module.network.frontend
+        frontend = network.frontend
         with torch.no_grad():
-            features = frontend(waveform.unsqueeze(0).to(next(module.parameters()).device))[0].cpu()
+            features = frontend(waveform.unsqueeze(0).to(next(network.parameters()).device))[0].cpu()
         if features.dim() == 2:  # log-mel [mels, frames]; a waveform model has no spectrogram
             image = (features - features.min()) / (features.max() - features.min() + 1e-8)
             writer.add_image(f"{prefix}/misclassified_{i}/spectrogram", image.flip(0), step, dataformats="HW")
