@@ -15,7 +15,7 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from kws.errors import KWSError, fail
+from kws.errors import KWSError, fail, user_errors_as_one_line
 
 
 def _find_config_dir() -> Path:
@@ -114,12 +114,11 @@ def hydra_app(config_name: str) -> Callable[[Callable[[DictConfig], object]], Ca
     def decorate(task: Callable[[DictConfig], object]) -> Callable[[], None]:
         @functools.wraps(task)
         def guarded(cfg: DictConfig) -> object:
-            try:
-                return task(cfg)
-            except KWSError as err:
-                fail(str(err))
-            except MisconfigurationException as err:  # Lightning rejecting trainer settings
-                fail(f"trainer: {err}")
+            with user_errors_as_one_line():
+                try:
+                    return task(cfg)
+                except MisconfigurationException as err:  # Lightning rejecting trainer settings
+                    raise KWSError(f"trainer: {err}") from None
 
         run = hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name=config_name)(guarded)
 

@@ -10,7 +10,8 @@ import pytest
 import torch
 from torch.utils.data import RandomSampler, SequentialSampler
 
-from kws.data.datamodule import EpochSeededBatches, KWSDataModule
+from kws.data.batches import EpochSeededBatches
+from kws.data.datamodule import KWSDataModule
 from kws.evaluate import evaluate
 from kws.training.checkpoint import load_checkpoint
 from tests.conftest import compose_config

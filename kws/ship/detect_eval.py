@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
         audio, truth = long_recording(
             args.root, words, np.random.default_rng(args.seed), keywords=args.keywords, split=args.split
         )
-    found = [vars(d) for d in detect(audio, spotter, threshold=args.threshold)]
+        found = [vars(d) for d in detect(audio, spotter, threshold=args.threshold)]
     precision, recall = precision_recall(found, truth)
     minutes = len(audio) / spotter.sample_rate / 60
     print(f"{len(truth)} keywords in {minutes:.1f} min: {len(found)} detections")

@@ -8,7 +8,7 @@ import lightning as L
 import numpy as np
 import torch
 
-from kws.data.datamodule import epoch_seed
+from kws.data.batches import epoch_seed
 from kws.errors import KWSError
 
 
