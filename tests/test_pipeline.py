@@ -1,6 +1,7 @@
 """train → eval → export through the real config tree on a tiny generated data set, on the CPU."""
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -12,6 +13,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from kws.data.audio import INT16_SCALE
+from kws.errors import KWSError
 from kws.evaluate import evaluate
 from kws.ship.export import export
 from kws.train import train
@@ -191,3 +193,23 @@ def test_raw_waveform_model_trains_with_default_augmentation(tiny_synth_root, tm
     overrides = [f"data.root={tiny_synth_root}", "model=m5", "trainer.max_epochs=1", *FAST]
     metrics, _ = train(compose_config("train", tmp_path, overrides))
     assert metrics["params"] > 0 and metrics["macs"] > 0 and np.isfinite(metrics["test/loss"])
+
+
+def test_eval_scores_a_root_that_holds_only_a_test_split(trained_run, tiny_synth_root, tmp_path):
+    run_dir, metrics, _ = trained_run
+    source = tiny_synth_root / "SpeechCommands" / "speech_commands_v0.02"
+    target = tmp_path / "test_only" / "SpeechCommands" / "speech_commands_v0.02"
+    listed = (source / "testing_list.txt").read_text().split()
+    for relpath in listed:
+        (target / relpath).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source / relpath, target / relpath)
+    (target / "testing_list.txt").write_text("\n".join(listed) + "\n")
+    (target / "validation_list.txt").write_text("")
+    best = run_dir / "checkpoints" / "best.ckpt"
+    root = f"data.root={tmp_path / 'test_only'}"
+
+    result = evaluate(compose_config("eval", tmp_path / "eval", [f"ckpt_path={best}", root]))
+    assert result["test/acc"] == pytest.approx(metrics["test/acc"])  # the same clips, no training split
+
+    with pytest.raises(KWSError, match="no clips in the training split"):
+        evaluate(compose_config("eval", tmp_path / "eval2", [f"ckpt_path={best}", root, "split=training"]))

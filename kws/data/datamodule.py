@@ -78,6 +78,7 @@ class KWSDataModule(L.LightningDataModule):
         self._task: Task | None = None
         self._built: dict[str, cache.SplitCache] = {}  # per subset, once per process
         self._splits: dict[str, cache.SplitCache] = {}  # what the dataloaders serve
+        self._prepare = speech_commands.SUBSETS  # what prepare_data builds up front
 
     @classmethod
     def from_checkpoint(
@@ -90,7 +91,8 @@ class KWSDataModule(L.LightningDataModule):
     ) -> "KWSDataModule":
         """The data a checkpoint was trained on (`data`: its `data` hyper-parameter), or any `root` with its
         words, prepared as its `preparation` record says: same labels, decoding and clip length. Any split
-        is then served by `split(…)`; nothing downloads."""
+        is then served by `split(…)`, built only when asked for (a root may hold nothing but a test
+        split); nothing downloads."""
         datamodule = cls(
             root=root or data["root"],
             words=[label for label in preparation.labels if label not in NON_KEYWORDS],
@@ -103,6 +105,7 @@ class KWSDataModule(L.LightningDataModule):
             batch_size=batch_size,
         )
         datamodule.decoding = preparation.decoding  # all of it, trimming frames included
+        datamodule._prepare = ()  # each split when asked for: a test-only root has no training clips
         if tuple(datamodule.labels) != tuple(preparation.labels):
             raise KWSError(
                 f"preparation.labels: {list(preparation.labels)} cannot be rebuilt from the checkpoint's "
@@ -149,7 +152,7 @@ class KWSDataModule(L.LightningDataModule):
     def prepare_data(self) -> None:
         if self.download:
             speech_commands.download(self.root)
-        for subset in speech_commands.SUBSETS:
+        for subset in self._prepare:
             self._build(subset)
 
     def setup(self, stage: str | None = None) -> None:
