@@ -45,6 +45,27 @@ def test_labels_are_word_folders_or_the_configured_list(root):
     assert len(dm.split("training").labels) == 12
 
 
+def test_extra_roots_add_training_clips_only(root, tmp_path):
+    extra_clips = {
+        word: [tone_clip(freq, 9000, lead=500) for _ in range(3)]
+        for word, freq in (("yes", 300), ("no", 900))
+    }
+    extra = write_layout(tmp_path / "extra", extra_clips, {"spk00001"}, {"spk00002"})  # 1 training speaker
+    alone = KWSDataModule(str(root), words=["yes", "no"], cache_dir=str(tmp_path / "cache"))
+    both = KWSDataModule(str(root), [str(extra)], words=["yes", "no"], cache_dir=str(tmp_path / "cache"))
+    for dm in (alone, both):
+        dm.prepare_data()
+        dm.setup("fit")
+        dm.setup("test")
+    assert len(both.split("training")) == len(alone.split("training")) + 2  # the extra speaker's yes and no
+    assert both.clip_samples > alone.clip_samples  # measured over the training split, extras included
+    for subset in ("validation", "testing"):
+        assert both.split(subset).labels.tolist() == alone.split(subset).labels.tolist()
+    assert both.data_record()["extra_roots"] == [str(extra.resolve())]
+    with pytest.raises(DataError, match=f"up have no clips in the training split of {extra}"):
+        KWSDataModule(str(root), [str(extra)], cache_dir=str(tmp_path / "cache")).prepare_data()
+
+
 def test_missing_root_is_named(tmp_path):
     with pytest.raises(DataError, match=f"data root {tmp_path / 'nope'} does not exist.*kws-synth"):
         KWSDataModule(str(tmp_path / "nope")).prepare_data()

@@ -61,6 +61,7 @@ def test_checkpoint_describes_itself(trained_run):
     assert module.preparation.sample_rate == 16000
     assert set(module.hparams.data) == {
         "root",
+        "extra_roots",
         "unknown_fraction",
         "silence_fraction",
         "task_seed",

@@ -31,6 +31,7 @@ class KWSDataModule(L.LightningDataModule):
     def __init__(
         self,
         root: str,
+        extra_roots: list[str] | None = None,
         words: list[str] | None = None,
         unknown_fraction: float = 0.0,
         silence_fraction: float = 0.0,
@@ -48,12 +49,14 @@ class KWSDataModule(L.LightningDataModule):
         train_fraction: float = 1.0,
         shuffle_seed: int = 0,
     ) -> None:
-        """`words=None`: every word folder under the root. `clip_samples=None`: the average trimmed length
-        of the training split. See configs/data/*.yaml for what each option means."""
+        """`words=None`: every word folder under the root. `extra_roots`: more roots in the same layout
+        whose training splits join this root's (validation and test stay this root's). `clip_samples=None`:
+        the average trimmed length of the training split. See configs/data/*.yaml for each option."""
         super().__init__()
         if balance not in BALANCE_MODES:
             raise DataError(f"data.balance: {balance!r} is not one of {BALANCE_MODES}")
         self.root = Path(root)
+        self.extra_roots = [Path(extra) for extra in extra_roots or []]
         self.download = download
         self.decoding = Decoding(sample_rate=sample_rate, trim_top_db=trim_top_db)
         self.clip_samples = clip_samples
@@ -128,6 +131,7 @@ class KWSDataModule(L.LightningDataModule):
         root, so kws-eval finds the data from any directory). Preparation and run-only settings stay out."""
         return {
             "root": str(self.root.resolve()),
+            "extra_roots": [str(extra.resolve()) for extra in self.extra_roots],
             "unknown_fraction": self._task_options["unknown_fraction"],
             "silence_fraction": self._task_options["silence_fraction"],
             "task_seed": self._task_options["seed"],
@@ -169,7 +173,11 @@ class KWSDataModule(L.LightningDataModule):
     def _build(self, subset: str) -> cache.SplitCache:
         """The split's cache, built if needed; val/test are padded/cut to the training split's length."""
         if subset not in self._built:
-            sources = self.task.sources(self.root, subset, self.decoding.sample_rate)
+            rate = self.decoding.sample_rate
+            sources = self.task.sources(self.root, subset, rate)
+            if subset == "training":
+                for extra in self.extra_roots:
+                    sources += self.task.sources(extra, subset, rate)
             length = self.clip_samples if subset == "training" else self._clip_samples()
             directory = self.cache_root / f"{subset}-{cache.cache_key(sources, self.decoding, length)}"
             fresh = not (directory / "meta.json").is_file()
