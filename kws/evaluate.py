@@ -37,7 +37,12 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     datamodule.setup_split_as_test(cfg.split)
     trainer = L.Trainer(accelerator=cfg.accelerator, devices=1, logger=False, enable_checkpointing=False)
     (tested,) = trainer.test(module, datamodule=datamodule)
-    metrics = {"checkpoint": str(Path(cfg.ckpt_path).resolve()), "split": cfg.split, **tested}
+    metrics = {
+        "checkpoint": str(Path(cfg.ckpt_path).resolve()),
+        "root": str(datamodule.root.resolve()),
+        "split": cfg.split,
+        **tested,
+    }
     out_dir = Path(cfg.paths.output_dir)
     report = report_split(
         module.network, module.preparation, datamodule.test_dataloader(), out_dir, cfg.split, examples=0

@@ -4,9 +4,12 @@ python scripts/results_table.py outputs/seeds/offline/*/ outputs/seeds/real8/*/
 
 Runs that differ only in `seed=` form one row: test accuracy as mean ± standard deviation over the
 seeds (sample std; "n" says how many), seconds per epoch as the median over all their epochs (from each
-train.log: robust to other processes slowing a few epochs). The command column reproduces the row:
-kws-train --multirun seed=… with the runs' other overrides (from Hydra's .hydra/overrides.yaml), leaving
-out the ones that only say where files go.
+train.log: robust to other processes slowing a few epochs). `--scored-by eval_real` takes each run's test
+accuracy from <run>/eval_real/metrics.json instead (written by `kws-eval ckpt_path=<run>/checkpoints/
+best.ckpt data.root=<other root> hydra.run.dir=<run>/eval_real`): a model scored on another data set's
+test speakers, e.g. trained on synthetic speech and scored on real recordings. The command column
+reproduces the row: kws-train --multirun seed=… with the runs' other overrides (from Hydra's
+.hydra/overrides.yaml), leaving out the ones that only say where files go.
 """
 
 import argparse
@@ -42,12 +45,23 @@ def command(overrides: list[str], seeds: list[int]) -> str:
     return "`" + " ".join(["kws-train", *(["--multirun"] if len(seeds) > 1 else []), *overrides, *seed]) + "`"
 
 
-def row(run_dirs: list[Path]) -> str:
+def _data(config: dict, scores: list[dict]) -> str:
+    """The training roots, and the root the test accuracy comes from when that is another one."""
+    roots = [config["data"]["root"], *config["data"].get("extra_roots", [])]
+    trained_on = " + ".join(Path(root).name for root in roots)
+    scored_on = {Path(score.get("root", config["data"]["root"])).name for score in scores}
+    return trained_on if scored_on == {Path(roots[0]).name} else f"{trained_on} → {', '.join(scored_on)}"
+
+
+def row(run_dirs: list[Path], scored_by: str | None = None) -> str:
     metrics = [json.loads((d / "metrics.json").read_text()) for d in run_dirs]
+    scores = (
+        [json.loads((d / scored_by / "metrics.json").read_text()) for d in run_dirs] if scored_by else metrics
+    )
     config = yaml.safe_load((run_dirs[0] / "config.yaml").read_text())
     model = config["model"]["_target_"].rsplit(".", 1)[-1]
-    data = Path(config["data"]["root"]).name
-    accuracies = [m["test/acc"] * 100 for m in metrics]
+    data = _data(config, scores)
+    accuracies = [m["test/acc"] * 100 for m in scores]
     spread = f" ± {statistics.stdev(accuracies):.1f}" if len(accuracies) > 1 else ""
     seconds = statistics.median(
         t for d, m in zip(run_dirs, metrics, strict=True) for t in epoch_seconds(d, m)
@@ -75,11 +89,14 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("run_dirs", nargs="+", type=Path)
+    parser.add_argument(
+        "--scored-by", metavar="DIR", help="test accuracy from <run>/DIR/metrics.json (kws-eval)"
+    )
     args = parser.parse_args()
     print("| model | data | params | MACs / clip | test accuracy | n | epochs | s / epoch | command |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---|")
     for group in group_by_everything_but_the_seed(args.run_dirs):
-        print(row(group))
+        print(row(group, args.scored_by))
 
 
 if __name__ == "__main__":

@@ -45,3 +45,16 @@ def test_seeds_of_one_setting_become_one_row_with_mean_and_std(tmp_path, monkeyp
     assert (
         "| 50.0 % | 1 |" in rows[1] and "`kws-train data.root=data/b trainer.max_epochs=2 seed=0`" in rows[1]
     )
+
+
+def test_scored_by_takes_accuracy_from_an_evaluation_on_another_root(tmp_path, monkeypatch, capsys):
+    runs = [_run_dir(tmp_path, s, 0.99, "data/synth8") for s in (0, 1)]
+    for run, acc in zip(runs, (0.70, 0.80), strict=True):
+        (run / "eval_real").mkdir()
+        scored = {"test/acc": acc, "root": "/shared/speech_commands_real8", "split": "testing"}
+        (run / "eval_real" / "metrics.json").write_text(json.dumps(scored))
+    monkeypatch.setattr(sys, "argv", ["results_table.py", *map(str, runs), "--scored-by", "eval_real"])
+    runpy.run_path(str(REPO / "scripts" / "results_table.py"), run_name="__main__")
+    (line,) = capsys.readouterr().out.strip().splitlines()[2:]
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[1:5:3] == ["synth8 → speech_commands_real8", "75.0 ± 7.1 %"]
