@@ -29,7 +29,7 @@ from kws.errors import KWSError
 from kws.evaluation.split_report import report_split
 from kws.models import count_parameters
 from kws.models.complexity import count_macs
-from kws.training.callbacks import EpochSummary
+from kws.training.callbacks import EpochSummary, weight_averaging
 from kws.training.checkpoint import load_checkpoint
 from kws.training.diagnostics import CurveDiagnostics, GradientMonitor
 from kws.training.hparams import HP_METRICS, hyperparameters
@@ -187,6 +187,8 @@ def _callbacks(cfg: DictConfig) -> list[L.Callback]:
         )
     if cfg.gradients_every_n_steps:
         callbacks.append(GradientMonitor(cfg.gradients_every_n_steps))
+    if cfg.weight_averaging.kind:
+        callbacks.append(weight_averaging(**cfg.weight_averaging))
     return callbacks
 
 

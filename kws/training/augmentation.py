@@ -58,13 +58,15 @@ class WaveformAugment(nn.Module):
         self.max_shift = round(max_shift_ms * sample_rate / 1000)
         self.noise_prob, self.snr_db_min, self.snr_db_max = noise_prob, snr_db_min, snr_db_max
         self.speed_min, self.speed_max = speed_min, speed_max
-        # A property of the data, not of the model (and 26 MB for Speech Commands): kept out of checkpoints.
-        self.register_buffer("noise", torch.zeros(0), persistent=False)
+        # A property of the data, not of the model (and 26 MB for Speech Commands): not a buffer, so it stays
+        # out of checkpoints, DDP's buffer broadcasts and weight averaging's copies of the module.
+        self.noise = torch.zeros(0)
         self._warned_no_noise = False
 
     def set_noise(self, noise: Tensor) -> None:
-        """Install the noise bank (1-D float in [-1, 1] at the data's sample rate) on this module's device."""
-        self.noise = noise.detach().float().flatten().to(self.noise.device)
+        """Install the noise bank (1-D float in [-1, 1] at the data's sample rate); it follows the batches'
+        device on first use."""
+        self.noise = noise.detach().float().flatten()
 
     def forward(self, waveform: Tensor) -> Tensor:
         if not self.training:
@@ -100,6 +102,8 @@ class WaveformAugment(nn.Module):
                 self._warned_no_noise = True
             return x
         batch, length = x.shape
+        if self.noise.device != x.device:
+            self.noise = self.noise.to(x.device)  # once: the bank then lives where training runs
         bank = self.noise
         if len(bank) < length:  # a bank shorter than one clip: loop it
             bank = bank.repeat(math.ceil(length / len(bank)))

@@ -1,9 +1,13 @@
-"""Callbacks that make a run readable from the console."""
+"""Callbacks that make a run readable from the console, and weight averaging."""
 
 import logging
 import time
 
 import lightning as L
+from lightning.pytorch.callbacks import WeightAveraging
+from torch.optim.swa_utils import get_ema_multi_avg_fn
+
+from kws.errors import KWSError
 
 log = logging.getLogger(__name__)
 
@@ -28,3 +32,15 @@ class EpochSummary(L.Callback):
             m.get("val/acc", float("nan")),
             time.perf_counter() - self._started,
         )
+
+
+def weight_averaging(kind: str, decay: float = 0.999) -> WeightAveraging:
+    """Lightning's WeightAveraging: validation, test and checkpoints see the averaged weights. `ema` keeps
+    an exponential moving average (`decay` per step), `swa` the equal-weight mean of every step."""
+    if kind == "ema":
+        if not 0 < decay < 1:
+            raise KWSError(f"callbacks.weight_averaging.decay: {decay} is not in (0, 1)")
+        return WeightAveraging(multi_avg_fn=get_ema_multi_avg_fn(decay))
+    if kind == "swa":
+        return WeightAveraging()
+    raise KWSError(f"callbacks.weight_averaging.kind: {kind!r} is not one of null, ema, swa")

@@ -73,7 +73,7 @@ class KWSModule(L.LightningModule):
         # Data modules without background_noise() (or data without _background_noise_) give no noise bank.
         background_noise = getattr(self.trainer.datamodule, "background_noise", None)
         noise = background_noise() if background_noise is not None else torch.zeros(0)
-        self.waveform_augment.set_noise(noise)  # moves it to the module's device
+        self.waveform_augment.set_noise(noise)
 
     def _step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
         audio, target = batch
