@@ -125,3 +125,14 @@ def test_bad_acoustics_are_reported_clearly(tmp_path: Path) -> None:
     with pytest.raises(KWSError, match="noise_dir .*missing is not a directory"):
         build_dataset(tmp_path, dataclasses.replace(tiny, noise_dir=str(tmp_path / "missing")))
     assert not (tmp_path / "SpeechCommands").exists()
+
+
+def test_a_set_built_with_the_ingredients_off_needs_no_rebuild_for_their_settings(tmp_path: Path) -> None:
+    tiny = default_config(words=("yes",), speakers=3, background_seconds=1.0)
+    built = build_dataset(tmp_path, tiny)
+    marker = (built / ".kws_synth.json").read_text()
+    assert "room_length_m" not in marker and "noise_dir" not in marker  # as written before they existed
+    unused_settings = dataclasses.replace(tiny, absorption=(0.3, 0.4), mic_ripple_db=1.0)
+    assert build_dataset(tmp_path, unused_settings) == built
+    with pytest.raises(KWSError, match="reverb_prob: None -> 0.5"):
+        build_dataset(tmp_path, dataclasses.replace(tiny, reverb_prob=0.5))

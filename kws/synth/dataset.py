@@ -229,9 +229,29 @@ def _cpu_count() -> int:
     return os.cpu_count() or 1
 
 
+# The settings of an acoustic ingredient that is off change no file: left out of the marker, so a set built
+# before the ingredient existed (or with it off) is still recognised as built.
+_INGREDIENTS = {
+    "vocal_tract": lambda c: c.vocal_tract != (1.0, 1.0),
+    "reverb_prob": lambda c: c.reverb_prob > 0,
+    "room_length_m": lambda c: c.reverb_prob > 0,
+    "absorption": lambda c: c.reverb_prob > 0,
+    "talker_distance_m": lambda c: c.reverb_prob > 0,
+    "mic_prob": lambda c: c.mic_prob > 0,
+    "mic_highpass_hz": lambda c: c.mic_prob > 0,
+    "mic_lowpass_hz": lambda c: c.mic_prob > 0,
+    "mic_ripple_db": lambda c: c.mic_prob > 0,
+    "noise_dir": lambda c: c.noise_dir is not None,
+    "noise_prob": lambda c: c.noise_dir is not None,
+    "noise_snr_db": lambda c: c.noise_dir is not None,
+}
+
+
 def _marker_content(config: SynthConfig) -> dict:
+    every = dataclasses.asdict(config)
+    params = {k: v for k, v in every.items() if k not in _INGREDIENTS or _INGREDIENTS[k](config)}
     # Through JSON and back, so tuples compare equal to the lists read from an existing marker.
-    params = json.loads(json.dumps(dataclasses.asdict(config)))
+    params = json.loads(json.dumps(params))
     return {"generator": "kws-synth", "version": _MARKER_VERSION, "params": params}
 
 
