@@ -1,6 +1,7 @@
 """Signal processing that turns one clean eSpeak utterance into a Speech-Commands-like clip."""
 
 import functools
+from collections.abc import Callable
 
 import numpy as np
 from scipy.signal import firwin, resample_poly
@@ -59,10 +60,13 @@ def render_clip(
     peak_dbfs: tuple[float, float],
     snr_db: tuple[float, float],
     noise_colours: tuple[str, ...] = ("white", "pink"),
+    scene: Callable[[np.ndarray, float], np.ndarray] | None = None,
 ) -> np.ndarray:
-    """Place one utterance (int16 at eSpeak's rate) in a 16 kHz PCM clip at a random level, offset and SNR.
+    """Place one utterance (22.05 kHz, int16 scale) in a 16 kHz PCM clip at a random level, offset and SNR.
 
     Every random choice comes from `rng`, in a fixed order, so a clip is a pure function of its inputs.
+    `scene(clip, word_rms)`, if given, turns the dry clip into what a microphone in a room hears (room,
+    noise, microphone: kws.synth.acoustics); the result is brought back to the drawn peak level.
     """
     word = trim(resample_to_16k(speech / 32768.0))
     if word.size == 0:
@@ -77,6 +81,10 @@ def render_clip(
     offset = int(rng.integers(MARGIN_SAMPLES, length - word.size - MARGIN_SAMPLES + 1))
     clip = np.zeros(length)
     clip[offset : offset + word.size] = word
+    if scene is not None:
+        peak = np.max(np.abs(word))
+        clip = scene(clip, _rms(word))
+        clip *= peak / max(np.max(np.abs(clip)), 1e-12)
 
     colour = noise_colours[int(rng.integers(len(noise_colours)))]
     noise_rms = _rms(word) / 10 ** (rng.uniform(*snr_db) / 20)

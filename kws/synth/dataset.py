@@ -15,7 +15,7 @@ import os
 import re
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,16 +29,19 @@ from omegaconf import OmegaConf
 from kws.atomic import staged_directory
 from kws.cli import CONFIG_DIR
 from kws.errors import DataError, KWSError
-from kws.synth import audio, espeak
+from kws.synth import acoustics, audio, espeak
 
 log = logging.getLogger("kws.synth")
+Scene = Callable[[np.ndarray, float], np.ndarray]  # (dry clip, word RMS) -> what the microphone hears
 
 DATASET_DIR = Path("SpeechCommands") / "speech_commands_v0.02"
 BACKGROUND_DIR = "_background_noise_"
 MARKER = ".kws_synth.json"
 _MARKER_VERSION = 1
 _WORD = re.compile(r"[a-z]+(?:[_-][a-z]+)*")
-_SPEAKER_STREAM, _SPLIT_STREAM, _BACKGROUND_STREAM = 1, 2, 3  # independent random streams under one seed
+# independent random streams under one seed; the acoustics have their own, so switching them on leaves
+# every other choice (voices, splits, levels, offsets) as it was
+_SPEAKER_STREAM, _SPLIT_STREAM, _BACKGROUND_STREAM, _VOCAL_TRACT_STREAM, _SCENE_STREAM = 1, 2, 3, 4, 5
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,18 @@ class SynthConfig:
     peak_dbfs: tuple[float, float]
     snr_db: tuple[float, float]
     background_seconds: float
+    vocal_tract: tuple[float, float]
+    reverb_prob: float
+    room_length_m: tuple[float, float]
+    absorption: tuple[float, float]
+    talker_distance_m: tuple[float, float]
+    mic_prob: float
+    mic_highpass_hz: tuple[float, float]
+    mic_lowpass_hz: tuple[float, float]
+    mic_ripple_db: float
+    noise_dir: str | None
+    noise_prob: float
+    noise_snr_db: tuple[float, float]
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> "SynthConfig":
@@ -90,6 +105,16 @@ class SynthConfig:
             problems.append("peak_dbfs must be [low, high] <= 0 and snr_db [low, high]")
         if not (0 <= self.repetition_jitter < 0.5 and self.background_seconds > 0):
             problems.append("repetition_jitter must be in [0, 0.5) and background_seconds positive")
+        if not 0.5 <= self.vocal_tract[0] <= self.vocal_tract[1] <= 2.0:
+            problems.append("vocal_tract must be [low, high] within [0.5, 2]")
+        if not all(0 <= p <= 1 for p in (self.reverb_prob, self.mic_prob, self.noise_prob)):
+            problems.append("reverb_prob, mic_prob and noise_prob must be in [0, 1]")
+        if not (0 < self.absorption[0] <= self.absorption[1] < 1 and self.room_length_m[0] > 0):
+            problems.append("absorption must be [low, high] within (0, 1) and room_length_m positive")
+        if not 0 < self.mic_highpass_hz[0] <= self.mic_highpass_hz[1] < self.mic_lowpass_hz[0]:
+            problems.append("mic_highpass_hz must be [low, high] below mic_lowpass_hz")
+        if self.noise_dir is not None and not Path(self.noise_dir).is_dir():
+            problems.append(f"noise_dir {self.noise_dir} is not a directory")
         if not self.languages or not self.variants:
             problems.append("languages and variants must not be empty")
         if problems:
@@ -211,9 +236,29 @@ def _cpu_count() -> int:
     return os.cpu_count() or 1
 
 
+# The settings of an acoustic ingredient that is off change no file: left out of the marker, so a set built
+# before the ingredient existed (or with it off) is still recognised as built.
+_INGREDIENTS = {
+    "vocal_tract": lambda c: c.vocal_tract != (1.0, 1.0),
+    "reverb_prob": lambda c: c.reverb_prob > 0,
+    "room_length_m": lambda c: c.reverb_prob > 0,
+    "absorption": lambda c: c.reverb_prob > 0,
+    "talker_distance_m": lambda c: c.reverb_prob > 0,
+    "mic_prob": lambda c: c.mic_prob > 0,
+    "mic_highpass_hz": lambda c: c.mic_prob > 0,
+    "mic_lowpass_hz": lambda c: c.mic_prob > 0,
+    "mic_ripple_db": lambda c: c.mic_prob > 0,
+    "noise_dir": lambda c: c.noise_dir is not None,
+    "noise_prob": lambda c: c.noise_dir is not None,
+    "noise_snr_db": lambda c: c.noise_dir is not None,
+}
+
+
 def _marker_content(config: SynthConfig) -> dict:
+    every = dataclasses.asdict(config)
+    params = {k: v for k, v in every.items() if k not in _INGREDIENTS or _INGREDIENTS[k](config)}
     # Through JSON and back, so tuples compare equal to the lists read from an existing marker.
-    params = json.loads(json.dumps(dataclasses.asdict(config)))
+    params = json.loads(json.dumps(params))
     return {"generator": "kws-synth", "version": _MARKER_VERSION, "params": params}
 
 
@@ -248,7 +293,9 @@ _worker: dict = {}
 
 def _start_worker(staging: Path, config: SynthConfig) -> None:
     espeak.prepare()
-    _worker.update(staging=staging, config=config)
+    paths = acoustics.noise_files(config.noise_dir) if config.noise_dir else []
+    noises = [acoustics.load_noise(path, audio.SAMPLE_RATE) for path in paths]
+    _worker.update(staging=staging, config=config, noises=noises)
 
 
 def _render_job(job: tuple[Speaker, str, int]) -> None:
@@ -258,12 +305,52 @@ def _render_job(job: tuple[Speaker, str, int]) -> None:
     rng = np.random.default_rng([config.seed, int(speaker.id, 16), zlib.crc32(word.encode()), repetition])
     voice = speaker.voice(rng, config.repetition_jitter)
     speech = espeak.synthesize(re.sub(r"[_-]", " ", word), voice, seed=int(rng.integers(2**31)))
-    clip = audio.render_clip(speech, rng, config.peak_dbfs, config.snr_db)
+    if config.vocal_tract != (1.0, 1.0):  # a speaker's size: one factor for all their words
+        tract = np.random.default_rng([config.seed, _VOCAL_TRACT_STREAM, int(speaker.id, 16)])
+        speech = acoustics.warp_vocal_tract(speech, np.exp(tract.uniform(*np.log(config.vocal_tract))))
+    scene_rng = np.random.default_rng(
+        [config.seed, _SCENE_STREAM, int(speaker.id, 16), zlib.crc32(word.encode()), repetition]
+    )
+    scene = _scene(config, _worker["noises"], scene_rng)
+    clip = audio.render_clip(speech, rng, config.peak_dbfs, config.snr_db, scene=scene)
     soundfile.write(staging / clip_path(speaker, word, repetition), clip, audio.SAMPLE_RATE, subtype="PCM_16")
+
+
+def _scene(config: SynthConfig, noises: list[np.ndarray], rng: np.random.Generator) -> Scene | None:
+    """Where one clip was recorded: a room or not, noise or not, a microphone or a flat one; None if dry.
+
+    Each ingredient draws from its own child generator, so one's setting never shifts another's draws.
+    """
+    reverb, noisy, coloured = rng.random(3) < [config.reverb_prob, config.noise_prob, config.mic_prob]
+    room_rng, noise_rng, mic_rng = rng.spawn(3)
+    lengths, distances = config.room_length_m, config.talker_distance_m
+    room = acoustics.draw_room(room_rng, lengths, config.absorption, distances) if reverb else None
+    snr_db = noise_rng.uniform(*config.noise_snr_db) if noisy and noises else None
+    mic = None
+    if coloured:
+        band = config.mic_highpass_hz, config.mic_lowpass_hz
+        mic = acoustics.microphone_response(mic_rng, audio.SAMPLE_RATE, *band, config.mic_ripple_db)
+    if room is None and snr_db is None and mic is None:
+        return None
+
+    def scene(clip: np.ndarray, word_rms: float) -> np.ndarray:
+        if room is not None:
+            response = acoustics.room_impulse_response(room, audio.SAMPLE_RATE, room_rng)
+            clip = acoustics.reverberate(clip, response)
+        if snr_db is not None:
+            clip = acoustics.mix_noise(clip, word_rms, noises, noise_rng, snr_db)
+        return clip if mic is None else acoustics.colour(clip, mic)
+
+    return scene
 
 
 def _write_background(directory: Path, config: SynthConfig) -> None:
     directory.mkdir()
+    if config.noise_dir:  # real recordings, when given, replace the generated stand-ins for training's mixing
+        for path in acoustics.noise_files(config.noise_dir):
+            samples = acoustics.load_noise(path, audio.SAMPLE_RATE)
+            soundfile.write(directory / path.name, samples, audio.SAMPLE_RATE, subtype="PCM_16")
+        return
     rng = np.random.default_rng([config.seed, _BACKGROUND_STREAM])
     for name, noise in audio.background_noises(config.background_seconds, rng).items():
         soundfile.write(directory / f"{name}.wav", noise, audio.SAMPLE_RATE, subtype="PCM_16")
