@@ -6,15 +6,23 @@ room, no noise, a flat microphone. Each function here adds one of them and draws
 the generator it is handed, so a clip stays a pure function of (seed, speaker, word, repetition).
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import soundfile
 from scipy.signal import fftconvolve, firwin2, resample_poly
 
+from kws.data.audio import SPEECH_COMMANDS_RATE as SAMPLE_RATE
 from kws.errors import KWSError
+
+if TYPE_CHECKING:
+    from kws.synth.dataset import SynthConfig
+
+Scene = Callable[[np.ndarray, float], np.ndarray]  # (dry clip, word RMS) -> what the microphone hears
 
 SPEED_OF_SOUND = 343.0  # m/s
 _MAX_WARP_DENOMINATOR = 64  # vocal-tract factors are rounded to p/q with q <= 64: < 0.1 % off, cheap filters
@@ -183,3 +191,49 @@ def mix_noise(
     if window_rms == 0.0:
         return clip
     return clip + window * speech_rms / 10 ** (snr_db / 20) / window_rms
+
+
+# The settings of an acoustic ingredient that is off change no file: left out of the marker, so a set built
+# before the ingredient existed (or with it off) is still recognised as built.
+INGREDIENTS = {
+    "vocal_tract": lambda c: c.vocal_tract != (1.0, 1.0),
+    "reverb_prob": lambda c: c.reverb_prob > 0,
+    "room_length_m": lambda c: c.reverb_prob > 0,
+    "absorption": lambda c: c.reverb_prob > 0,
+    "talker_distance_m": lambda c: c.reverb_prob > 0,
+    "mic_prob": lambda c: c.mic_prob > 0,
+    "mic_highpass_hz": lambda c: c.mic_prob > 0,
+    "mic_lowpass_hz": lambda c: c.mic_prob > 0,
+    "mic_ripple_db": lambda c: c.mic_prob > 0,
+    "noise_dir": lambda c: c.noise_dir is not None,
+    "noise_prob": lambda c: c.noise_dir is not None,
+    "noise_snr_db": lambda c: c.noise_dir is not None,
+}
+
+
+def scene(config: "SynthConfig", noises: list[np.ndarray], rng: np.random.Generator) -> Scene | None:
+    """Where one clip was recorded: a room or not, noise or not, a microphone or a flat one; None if dry.
+
+    Each ingredient draws from its own child generator, so one's setting never shifts another's draws.
+    """
+    reverb, noisy, coloured = rng.random(3) < [config.reverb_prob, config.noise_prob, config.mic_prob]
+    room_rng, noise_rng, mic_rng = rng.spawn(3)
+    lengths, distances = config.room_length_m, config.talker_distance_m
+    room = draw_room(room_rng, lengths, config.absorption, distances) if reverb else None
+    snr_db = noise_rng.uniform(*config.noise_snr_db) if noisy and noises else None
+    mic = None
+    if coloured:
+        band = config.mic_highpass_hz, config.mic_lowpass_hz
+        mic = microphone_response(mic_rng, SAMPLE_RATE, *band, config.mic_ripple_db)
+    if room is None and snr_db is None and mic is None:
+        return None
+
+    def heard(clip: np.ndarray, word_rms: float) -> np.ndarray:
+        if room is not None:
+            response = room_impulse_response(room, SAMPLE_RATE, room_rng)
+            clip = reverberate(clip, response)
+        if snr_db is not None:
+            clip = mix_noise(clip, word_rms, noises, noise_rng, snr_db)
+        return clip if mic is None else colour(clip, mic)
+
+    return heard

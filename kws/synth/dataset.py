@@ -15,7 +15,7 @@ import os
 import re
 import time
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,6 @@ from kws.errors import DataError, KWSError
 from kws.synth import acoustics, audio, espeak
 
 log = logging.getLogger("kws.synth")
-Scene = Callable[[np.ndarray, float], np.ndarray]  # (dry clip, word RMS) -> what the microphone hears
 
 DATASET_DIR = Path("SpeechCommands") / "speech_commands_v0.02"
 BACKGROUND_DIR = "_background_noise_"
@@ -236,27 +235,11 @@ def _cpu_count() -> int:
     return os.cpu_count() or 1
 
 
-# The settings of an acoustic ingredient that is off change no file: left out of the marker, so a set built
-# before the ingredient existed (or with it off) is still recognised as built.
-_INGREDIENTS = {
-    "vocal_tract": lambda c: c.vocal_tract != (1.0, 1.0),
-    "reverb_prob": lambda c: c.reverb_prob > 0,
-    "room_length_m": lambda c: c.reverb_prob > 0,
-    "absorption": lambda c: c.reverb_prob > 0,
-    "talker_distance_m": lambda c: c.reverb_prob > 0,
-    "mic_prob": lambda c: c.mic_prob > 0,
-    "mic_highpass_hz": lambda c: c.mic_prob > 0,
-    "mic_lowpass_hz": lambda c: c.mic_prob > 0,
-    "mic_ripple_db": lambda c: c.mic_prob > 0,
-    "noise_dir": lambda c: c.noise_dir is not None,
-    "noise_prob": lambda c: c.noise_dir is not None,
-    "noise_snr_db": lambda c: c.noise_dir is not None,
-}
-
-
 def _marker_content(config: SynthConfig) -> dict:
     every = dataclasses.asdict(config)
-    params = {k: v for k, v in every.items() if k not in _INGREDIENTS or _INGREDIENTS[k](config)}
+    params = {
+        k: v for k, v in every.items() if k not in acoustics.INGREDIENTS or acoustics.INGREDIENTS[k](config)
+    }
     # Through JSON and back, so tuples compare equal to the lists read from an existing marker.
     params = json.loads(json.dumps(params))
     return {"generator": "kws-synth", "version": _MARKER_VERSION, "params": params}
@@ -311,37 +294,9 @@ def _render_job(job: tuple[Speaker, str, int]) -> None:
     scene_rng = np.random.default_rng(
         [config.seed, _SCENE_STREAM, int(speaker.id, 16), zlib.crc32(word.encode()), repetition]
     )
-    scene = _scene(config, _worker["noises"], scene_rng)
+    scene = acoustics.scene(config, _worker["noises"], scene_rng)
     clip = audio.render_clip(speech, rng, config.peak_dbfs, config.snr_db, scene=scene)
     soundfile.write(staging / clip_path(speaker, word, repetition), clip, audio.SAMPLE_RATE, subtype="PCM_16")
-
-
-def _scene(config: SynthConfig, noises: list[np.ndarray], rng: np.random.Generator) -> Scene | None:
-    """Where one clip was recorded: a room or not, noise or not, a microphone or a flat one; None if dry.
-
-    Each ingredient draws from its own child generator, so one's setting never shifts another's draws.
-    """
-    reverb, noisy, coloured = rng.random(3) < [config.reverb_prob, config.noise_prob, config.mic_prob]
-    room_rng, noise_rng, mic_rng = rng.spawn(3)
-    lengths, distances = config.room_length_m, config.talker_distance_m
-    room = acoustics.draw_room(room_rng, lengths, config.absorption, distances) if reverb else None
-    snr_db = noise_rng.uniform(*config.noise_snr_db) if noisy and noises else None
-    mic = None
-    if coloured:
-        band = config.mic_highpass_hz, config.mic_lowpass_hz
-        mic = acoustics.microphone_response(mic_rng, audio.SAMPLE_RATE, *band, config.mic_ripple_db)
-    if room is None and snr_db is None and mic is None:
-        return None
-
-    def scene(clip: np.ndarray, word_rms: float) -> np.ndarray:
-        if room is not None:
-            response = acoustics.room_impulse_response(room, audio.SAMPLE_RATE, room_rng)
-            clip = acoustics.reverberate(clip, response)
-        if snr_db is not None:
-            clip = acoustics.mix_noise(clip, word_rms, noises, noise_rng, snr_db)
-        return clip if mic is None else acoustics.colour(clip, mic)
-
-    return scene
 
 
 def _write_background(directory: Path, config: SynthConfig) -> None:
