@@ -14,6 +14,7 @@ from kws.errors import KWSError
 from kws.models import build_network
 from kws.models.initialisation import initialise
 from kws.train import train
+from kws.training.checkpoint import load_checkpoint
 from kws.training.losses import FocalLoss
 from kws.training.lr_find import steepest_descent
 from kws.training.schedules import cosine, one_cycle
@@ -132,6 +133,20 @@ def test_every_knob_trains_end_to_end(tiny_synth_root, tmp_path, group_overrides
     events = EventAccumulator(str(tmp_path / "tensorboard")).Reload()
     assert {"train/objective", "train/loss"} <= set(events.Tags()["scalars"])  # objective ≠ cross-entropy
     assert math.isfinite(metrics["test/loss"])
+
+
+def test_ema_weights_are_what_validation_tests_and_checkpoints_see(tiny_synth_root, tmp_path):
+    ema = ["callbacks.weight_averaging.kind=ema", "callbacks.weight_averaging.decay=0.9"]
+    overrides = [f"data.root={tiny_synth_root}", "trainer.max_epochs=2", *ema, *FAST]
+    metrics, objects = train(compose_config("train", tmp_path, overrides))
+    checkpoint = torch.load(metrics["best_checkpoint"], map_location="cpu", weights_only=False)
+    averaged, current = checkpoint["state_dict"], checkpoint["current_model_state"]
+    weight = "network.classifier.weight" if "network.classifier.weight" in averaged else next(iter(averaged))
+    assert not torch.equal(averaged[weight], current[weight])  # the checkpoint's model is the average
+    restored = load_checkpoint(metrics["best_checkpoint"])
+    assert torch.equal(dict(restored.named_parameters())[weight], averaged[weight])
+    with pytest.raises(KWSError, match="callbacks.weight_averaging.kind: 'mean' is not one of"):
+        train(compose_config("train", tmp_path / "bad", [*overrides, "callbacks.weight_averaging.kind=mean"]))
 
 
 def test_warmup_config_extends_cosine(tmp_path):
