@@ -85,18 +85,21 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     )
 
     checkpoint = ModelCheckpoint(
-        dirpath=run_dir / "checkpoints",
-        filename="best",
-        monitor="val/acc",
-        mode="max",
-        save_last=not cfg.trainer.get("fast_dev_run"),  # Lightning 2.6 writes last.ckpt even then
+        dirpath=run_dir / "checkpoints", filename="best", monitor="val/acc", mode="max"
     )
+    checkpoints = [checkpoint]
+    if not cfg.trainer.get("fast_dev_run"):
+        # Lightning 2.6's save_last writes last.ckpt only in epochs that improve the best one, so `ckpt_path=
+        # last` would resume from the best epoch; this one writes every epoch's state to last.ckpt.
+        checkpoints.append(
+            ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", enable_version_counter=False)
+        )
     logger = TensorBoardLogger(save_dir=run_dir, name="tensorboard", version="", default_hp_metric=False)
     guards = [EpochSeed(cfg.seed), StopOnNonFiniteLoss(run_dir / "checkpoints")]
     trainer_args, debug_callbacks = _debugging(_plain(cfg.trainer), run_dir)
     trainer = L.Trainer(
         **trainer_args,
-        callbacks=[checkpoint, *guards, *_callbacks(cfg.callbacks), *debug_callbacks],
+        callbacks=[*checkpoints, *guards, *_callbacks(cfg.callbacks), *debug_callbacks],
         logger=logger,
         default_root_dir=run_dir,
     )

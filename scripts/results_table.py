@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-WHERE_ONLY = ("paths.", "hydra.", "trainer.enable_progress_bar")
+WHERE_ONLY = ("paths.", "hydra.", "trainer.enable_progress_bar", "data.cache_dir")
 EPOCH_TIME = re.compile(r"epoch \d+/\d+ .*\| ([\d.]+) s$", re.MULTILINE)
 
 

@@ -9,6 +9,7 @@ import sys
 import time
 
 import pytest
+import torch
 
 from kws.errors import KWSError
 from kws.train import train
@@ -56,6 +57,17 @@ def test_kill_9_mid_epoch_then_resume_matches_an_uninterrupted_run(tiny_synth_ro
     assert uninterrupted.wait(timeout=300) == 0, uninterrupted.stderr.read()[-3000:]
     assert "resuming from" in log_file.read_text()
     assert _metrics(crashed_dir) == _metrics(tmp_path / "whole")
+
+
+def test_last_checkpoint_is_the_last_epoch_even_when_an_earlier_one_was_best(tiny_synth_root, tmp_path):
+    frozen = ["optimizer.lr=0", "model.batch_norm=false"]  # nothing changes: no epoch beats epoch 0
+    overrides = [f"data.root={tiny_synth_root}", "trainer.max_epochs=3", *frozen, *FAST]
+    train(compose_config("train", tmp_path, overrides))
+    best, last = (
+        torch.load(tmp_path / "checkpoints" / f"{name}.ckpt", weights_only=False) for name in ("best", "last")
+    )
+    assert best["epoch"] == 0 and last["epoch"] == 2 and last["global_step"] == 3 * best["global_step"]
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
 
 
 def test_resume_without_a_last_checkpoint_is_a_clear_error(tiny_synth_root, tmp_path):
