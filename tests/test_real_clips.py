@@ -37,4 +37,6 @@ def test_synthetic_clips_added_to_few_real_ones_do_not_hurt(real8_root, tmp_path
     mixed = [*budget, f"data.extra_roots=[{synth}]"]
     with_synth, _ = train(compose_config("train", tmp_path / "mixed", mixed))
     print(f"real only {real_only['test/acc']:.4f}, real + synthetic {with_synth['test/acc']:.4f}")
-    assert with_synth["test/acc"] >= real_only["test/acc"], (real_only, with_synth)
+    # Seeded, so the same on one machine (here 85.52 % -> 86.08 %); half a point (6 of 1,257 clips) is left
+    # for another CPU's rounding, as the 90 % bar above leaves room below the README's figure.
+    assert with_synth["test/acc"] >= real_only["test/acc"] - 0.005, (real_only, with_synth)
