@@ -25,6 +25,8 @@ from kws.errors import DataError, KWSError
 log = logging.getLogger(__name__)
 
 BALANCE_MODES = (None, "sampler", "loss_weights")
+# Which clips get which label, besides the root(s) and words: what a checkpoint's data record holds.
+TASK_SETTINGS = ("unknown_fraction", "silence_fraction", "task_seed", "skip_bad_files")
 
 
 class KWSDataModule(L.LightningDataModule):
@@ -99,10 +101,7 @@ class KWSDataModule(L.LightningDataModule):
         datamodule = cls(
             root=root or data["root"],
             words=[label for label in preparation.labels if label not in NON_KEYWORDS],
-            unknown_fraction=data.get("unknown_fraction", 0.0),
-            silence_fraction=data.get("silence_fraction", 0.0),
-            task_seed=data.get("task_seed", 0),
-            skip_bad_files=data.get("skip_bad_files", False),
+            **{key: data[key] for key in TASK_SETTINGS if key in data},
             clip_samples=preparation.clip_samples,
             cache_dir=cache_dir,
             batch_size=batch_size,

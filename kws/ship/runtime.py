@@ -17,8 +17,8 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
-from kws.data.audio import INT16_SCALE, TRIM_FRAME, TRIM_HOP
-from kws.data.preparation import Preparation
+from kws.data.audio import INT16_SCALE
+from kws.data.preparation import Preparation, legacy_record
 from kws.errors import DataError, KWSError
 
 log = logging.getLogger(__name__)
@@ -84,18 +84,13 @@ def _recorded(sidecar: dict, sidecar_path: Path) -> dict:
     if "preparation" in sidecar:
         return sidecar["preparation"]
     try:
-        return {
-            "labels": sidecar["labels"],
-            "clip_samples": sidecar["clip_samples"],
-            "decoding": {
-                "sample_rate": sidecar["sample_rate"],
-                "trim_top_db": sidecar["trim_top_db"],
-                "trim_frame": TRIM_FRAME,
-                "trim_hop": TRIM_HOP,
-            },
-            "int16_scale": INT16_SCALE,
-            "features": sidecar.get("features", {}),
-        }
+        return legacy_record(
+            sidecar["labels"],
+            sidecar["clip_samples"],
+            sidecar["sample_rate"],
+            sidecar["trim_top_db"],
+            sidecar.get("features", {}),
+        )
     except KeyError as err:
         raise KWSError(
             f"{sidecar_path}: not a kws model description (no preparation record, no {err})"

@@ -7,13 +7,13 @@ from typing import Any
 
 import torch
 
-from kws.data.audio import INT16_SCALE, TRIM_FRAME, TRIM_HOP
+from kws.data.datamodule import TASK_SETTINGS
+from kws.data.preparation import legacy_record
 from kws.errors import KWSError
 from kws.training.module import KWSModule
 
 # Dotted paths checkpoints may hold in `_target_`, before kws's modules moved into feature folders.
 MOVED_TARGETS = {"kws.losses.": "kws.training.losses.", "kws.schedules.": "kws.training.schedules."}
-DATA_RECORD_KEYS = ("root", "unknown_fraction", "silence_fraction", "task_seed", "skip_bad_files")
 
 
 def load_checkpoint(path: str | Path) -> KWSModule:
@@ -36,19 +36,14 @@ def current_hyperparameters(hparams: dict[str, Any]) -> dict[str, Any]:
     """KWSModule's arguments as this version names them, from a checkpoint of this or an older version."""
     if "preparation" not in hparams:
         data = dict(hparams.pop("data"))
-        hparams["preparation"] = {
-            "labels": list(hparams.pop("labels")),
-            "clip_samples": hparams.pop("clip_samples"),
-            "decoding": {
-                "sample_rate": hparams.pop("sample_rate"),
-                "trim_top_db": data["trim_top_db"],
-                "trim_frame": TRIM_FRAME,
-                "trim_hop": TRIM_HOP,
-            },
-            "int16_scale": INT16_SCALE,
-            "features": dict(hparams.pop("features")),
-        }
-        hparams["data"] = {key: data[key] for key in DATA_RECORD_KEYS if key in data}
+        hparams["preparation"] = legacy_record(
+            hparams.pop("labels"),
+            hparams.pop("clip_samples"),
+            hparams.pop("sample_rate"),
+            data["trim_top_db"],
+            hparams.pop("features"),
+        )
+        hparams["data"] = {key: data[key] for key in ("root", *TASK_SETTINGS) if key in data}
     for name in ("loss", "scheduler"):
         target = (hparams.get(name) or {}).get("_target_", "")
         for old, new in MOVED_TARGETS.items():
