@@ -193,8 +193,7 @@ def mix_noise(
     return clip + window * speech_rms / 10 ** (snr_db / 20) / window_rms
 
 
-# The settings of an acoustic ingredient that is off change no file: left out of the marker, so a set built
-# before the ingredient existed (or with it off) is still recognised as built.
+# When each acoustic setting changes files (kws.synth.dataset leaves the others out of its marker).
 INGREDIENTS = {
     "vocal_tract": lambda c: c.vocal_tract != (1.0, 1.0),
     "reverb_prob": lambda c: c.reverb_prob > 0,

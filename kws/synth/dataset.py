@@ -7,7 +7,6 @@ inside, so an interrupted build never looks complete and an existing set is neve
 """
 
 import dataclasses
-import hashlib
 import json
 import logging
 import multiprocessing
@@ -29,7 +28,8 @@ from omegaconf import OmegaConf
 from kws.atomic import staged_directory
 from kws.cli import CONFIG_DIR
 from kws.errors import DataError, KWSError
-from kws.synth import acoustics, audio, espeak
+from kws.synth import acoustics, audio, espeak, piper
+from kws.synth.speakers import NeuralSpeaker, Speaker, clip_path, sample_speakers, split_speakers
 
 log = logging.getLogger("kws.synth")
 
@@ -38,9 +38,9 @@ BACKGROUND_DIR = "_background_noise_"
 MARKER = ".kws_synth.json"
 _MARKER_VERSION = 1
 _WORD = re.compile(r"[a-z]+(?:[_-][a-z]+)*")
-# independent random streams under one seed; the acoustics have their own, so switching them on leaves
-# every other choice (voices, splits, levels, offsets) as it was
-_SPEAKER_STREAM, _SPLIT_STREAM, _BACKGROUND_STREAM, _VOCAL_TRACT_STREAM, _SCENE_STREAM = 1, 2, 3, 4, 5
+# independent random streams under one seed (speakers and splits: kws.synth.speakers); the acoustics have
+# their own, so switching them on leaves every other choice (voices, splits, levels, offsets) as it was
+_BACKGROUND_STREAM, _VOCAL_TRACT_STREAM, _SCENE_STREAM = 3, 4, 5
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,10 @@ class SynthConfig:
     noise_dir: str | None
     noise_prob: float
     noise_snr_db: tuple[float, float]
+    piper_share: float
+    piper_length_scale: tuple[float, float]
+    piper_noise_scale: tuple[float, float]
+    piper_noise_w_scale: tuple[float, float]
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> "SynthConfig":
@@ -114,70 +118,23 @@ class SynthConfig:
             problems.append("mic_highpass_hz must be [low, high] below mic_lowpass_hz")
         if self.noise_dir is not None and not Path(self.noise_dir).is_dir():
             problems.append(f"noise_dir {self.noise_dir} is not a directory")
+        if not 0 <= self.piper_share <= 1:
+            problems.append("piper_share must be in [0, 1]")
+        for name in ("piper_length_scale", "piper_noise_scale", "piper_noise_w_scale"):
+            lo, hi = getattr(self, name)
+            if not 0 <= lo <= hi <= 3 or (name == "piper_length_scale" and lo < 0.3):
+                problems.append(
+                    f"{name} must be [low, high] within [0, 3] (lengths from 0.3), got {[lo, hi]}"
+                )
         if not self.languages or not self.variants:
             problems.append("languages and variants must not be empty")
         if problems:
             raise KWSError("bad kws-synth parameters: " + "; ".join(problems))
+        if self.piper_share > 0:
+            piper.check_installed()
         for language in self.languages:
             for variant in self.variants:
                 espeak.check_voice(espeak.Voice(language, variant))
-
-
-@dataclass(frozen=True)
-class Speaker:
-    """One synthetic voice: an accent, a voice variant and a personal speed and pitch."""
-
-    language: str
-    variant: str
-    rate: int
-    pitch: int
-    pitch_range: int
-
-    @property
-    def id(self) -> str:
-        """Eight hex digits like the real data set's speaker ids, stable across runs and machines."""
-        return hashlib.sha1(repr(dataclasses.astuple(self)).encode()).hexdigest()[:8]
-
-    def voice(self, rng: np.random.Generator, jitter: float) -> espeak.Voice:
-        """The speaker on one occasion: nobody says a word twice at exactly the same speed and pitch."""
-        rate = round(self.rate * (1 + rng.uniform(-jitter, jitter)))
-        pitch = round(self.pitch * (1 + rng.uniform(-jitter, jitter)))
-        rate, pitch = min(max(rate, 80), 450), min(max(pitch, 0), 100)
-        return espeak.Voice(self.language, self.variant, rate, pitch, self.pitch_range)
-
-
-def sample_speakers(config: SynthConfig) -> list[Speaker]:
-    rng = np.random.default_rng([config.seed, _SPEAKER_STREAM])
-    speakers: dict[str, Speaker] = {}
-    for _ in range(1000 * config.speakers):
-        speaker = Speaker(
-            language=config.languages[rng.integers(len(config.languages))],
-            variant=config.variants[rng.integers(len(config.variants))],
-            rate=int(rng.integers(config.rate[0], config.rate[1] + 1)),
-            pitch=int(rng.integers(config.pitch[0], config.pitch[1] + 1)),
-            pitch_range=int(rng.integers(config.pitch_range[0], config.pitch_range[1] + 1)),
-        )
-        speakers.setdefault(speaker.id, speaker)
-        if len(speakers) == config.speakers:
-            return list(speakers.values())
-    raise KWSError(f"cannot draw {config.speakers} distinct speakers; widen the voice, rate or pitch ranges")
-
-
-def split_speakers(speaker_ids: list[str], config: SynthConfig) -> dict[str, str]:
-    """Map speaker id -> split; a speaker's clips all go to one split, as in the real data set."""
-    count = len(speaker_ids)
-    n_val, n_test = (
-        max(1, round(f * count)) if f > 0 else 0 for f in (config.val_fraction, config.test_fraction)
-    )
-    if n_val + n_test >= count:
-        raise KWSError(f"{count} speakers leave none for training after {n_val} validation + {n_test} test")
-    order = np.random.default_rng([config.seed, _SPLIT_STREAM]).permutation(count)
-    splits = ["validation"] * n_val + ["testing"] * n_test + ["training"] * (count - n_val - n_test)
-    return {speaker_ids[i]: split for i, split in zip(order, splits, strict=True)}
-
-
-def clip_path(speaker: Speaker, word: str, repetition: int) -> str:
-    return f"{word}/{speaker.id}_nohash_{repetition}.wav"
 
 
 def default_config(**overrides: Any) -> SynthConfig:
@@ -206,25 +163,28 @@ def build_dataset(root: str | Path, config: SynthConfig, workers: int | None = N
     started = time.monotonic()
     speakers = sample_speakers(config)
     splits = split_speakers([s.id for s in speakers], config)
-    jobs = [(s, w, r) for s in speakers for w in config.words for r in range(config.repetitions)]
+    clips = [(s, w, r) for s in speakers for w in config.words for r in range(config.repetitions)]
+    # an eSpeak clip is a job of its own; a neural speaker says all its words in one (see kws.synth.piper)
+    jobs = [(s, [(w, r)]) for s, w, r in clips if isinstance(s, Speaker)]
+    jobs += [(s, [(w, r) for _, w, r in clips if _ is s]) for s in speakers if isinstance(s, NeuralSpeaker)]
     workers = max(1, min(workers or _cpu_count(), len(jobs)))
     with staged_directory(target, lambda built: _already_built(built, wanted)) as staging:
-        log.info("kws-synth: rendering %d clips with %d workers into %s", len(jobs), workers, staging)
+        log.info("kws-synth: rendering %d clips with %d workers into %s", len(clips), workers, staging)
         _render_all(staging, config, jobs, workers)
         _write_background(staging / BACKGROUND_DIR, config)
         for split, list_name in (("validation", "validation_list.txt"), ("testing", "testing_list.txt")):
-            lines = sorted(clip_path(*job) for job in jobs if splits[job[0].id] == split)
+            lines = sorted(clip_path(*clip) for clip in clips if splits[clip[0].id] == split)
             (staging / list_name).write_text("".join(line + "\n" for line in lines))
         (staging / MARKER).write_text(json.dumps(wanted, indent=2) + "\n")  # last: it means "complete"
 
-    clips = {
-        split: sum(splits[s.id] == split for s, _, _ in jobs)
+    per_split = {
+        split: sum(splits[s.id] == split for s, _, _ in clips)
         for split in ("training", "validation", "testing")
     }
-    voices = {split: sum(v == split for v in splits.values()) for split in clips}
+    voices = {split: sum(v == split for v in splits.values()) for split in per_split}
     log.info(
         "kws-synth: %d clips (train %d / val %d / test %d) from %d speakers (%d / %d / %d) in %.1f s -> %s",
-        len(jobs), *clips.values(), len(speakers), *voices.values(), time.monotonic() - started, target,
+        len(clips), *per_split.values(), len(speakers), *voices.values(), time.monotonic() - started, target,
     )  # fmt: skip
     return target
 
@@ -235,10 +195,21 @@ def _cpu_count() -> int:
     return os.cpu_count() or 1
 
 
+# Settings of an ingredient that is off change no file: left out of the marker, so a set built before the
+# ingredient existed (or with it off) is still recognised as built.
+_SWITCHED_OFF_UNLESS = {
+    **acoustics.INGREDIENTS,
+    **dict.fromkeys(
+        ("piper_share", "piper_length_scale", "piper_noise_scale", "piper_noise_w_scale"),
+        lambda c: c.piper_share > 0,
+    ),
+}
+
+
 def _marker_content(config: SynthConfig) -> dict:
     every = dataclasses.asdict(config)
     params = {
-        k: v for k, v in every.items() if k not in acoustics.INGREDIENTS or acoustics.INGREDIENTS[k](config)
+        k: v for k, v in every.items() if k not in _SWITCHED_OFF_UNLESS or _SWITCHED_OFF_UNLESS[k](config)
     }
     # Through JSON and back, so tuples compare equal to the lists read from an existing marker.
     params = json.loads(json.dumps(params))
@@ -281,13 +252,27 @@ def _start_worker(staging: Path, config: SynthConfig) -> None:
     _worker.update(staging=staging, config=config, noises=noises)
 
 
-def _render_job(job: tuple[Speaker, str, int]) -> None:
-    speaker, word, repetition = job
-    staging: Path = _worker["staging"]
+def _render_job(job: tuple[Speaker | NeuralSpeaker, list[tuple[str, int]]]) -> None:
+    speaker, clips = job
     config: SynthConfig = _worker["config"]
-    rng = np.random.default_rng([config.seed, int(speaker.id, 16), zlib.crc32(word.encode()), repetition])
-    voice = speaker.voice(rng, config.repetition_jitter)
-    speech = espeak.synthesize(re.sub(r"[_-]", " ", word), voice, seed=int(rng.integers(2**31)))
+    if isinstance(speaker, NeuralSpeaker):
+        voice = piper.load_voice(config.seed, speaker.id)
+    for word, repetition in clips:
+        rng = np.random.default_rng([config.seed, int(speaker.id, 16), zlib.crc32(word.encode()), repetition])
+        if isinstance(speaker, NeuralSpeaker):
+            jitter = config.repetition_jitter
+            pace = speaker.length_scale * (1 + rng.uniform(-jitter, jitter))
+            speech = piper.synthesize(voice, word, pace, speaker.noise_scale, speaker.noise_w_scale)
+        else:
+            spoken = speaker.voice(rng, config.repetition_jitter)
+            speech = espeak.synthesize(re.sub(r"[_-]", " ", word), spoken, seed=int(rng.integers(2**31)))
+        _render_clip(speaker, word, repetition, speech, rng)
+
+
+def _render_clip(
+    speaker: Speaker | NeuralSpeaker, word: str, repetition: int, speech: np.ndarray, rng: np.random.Generator
+) -> None:
+    config: SynthConfig = _worker["config"]
     if config.vocal_tract != (1.0, 1.0):  # a speaker's size: one factor for all their words
         tract = np.random.default_rng([config.seed, _VOCAL_TRACT_STREAM, int(speaker.id, 16)])
         speech = acoustics.warp_vocal_tract(speech, np.exp(tract.uniform(*np.log(config.vocal_tract))))
@@ -296,7 +281,8 @@ def _render_job(job: tuple[Speaker, str, int]) -> None:
     )
     scene = acoustics.scene(config, _worker["noises"], scene_rng)
     clip = audio.render_clip(speech, rng, config.peak_dbfs, config.snr_db, scene=scene)
-    soundfile.write(staging / clip_path(speaker, word, repetition), clip, audio.SAMPLE_RATE, subtype="PCM_16")
+    path = _worker["staging"] / clip_path(speaker, word, repetition)
+    soundfile.write(path, clip, audio.SAMPLE_RATE, subtype="PCM_16")
 
 
 def _write_background(directory: Path, config: SynthConfig) -> None:
