@@ -48,11 +48,27 @@ SPELLINGS = {
     "data root": ("data.root", "data_root", "root"),
     "output folder": ("hydra.run.dir", "out_dir", "output_dir"),
     "checkpoint": ("ckpt_path", "ckpt", "checkpoint"),
+    "cache folder": ("data.cache_dir", "cache_dir"),
 }
 KEYS = {
-    "train": {"data root": "data.root", "output folder": "hydra.run.dir", "checkpoint": "ckpt_path"},
-    "eval": {"data root": "data.root", "output folder": "hydra.run.dir", "checkpoint": "ckpt_path"},
-    "export": {"data root": "data.root", "output folder": "out_dir", "checkpoint": "ckpt_path"},
+    "train": {
+        "data root": "data.root",
+        "output folder": "hydra.run.dir",
+        "checkpoint": "ckpt_path",
+        "cache folder": "data.cache_dir",
+    },
+    "eval": {
+        "data root": "data.root",
+        "output folder": "hydra.run.dir",
+        "checkpoint": "ckpt_path",
+        "cache folder": "cache_dir",
+    },
+    "export": {
+        "data root": "data.root",
+        "output folder": "out_dir",
+        "checkpoint": "ckpt_path",
+        "cache folder": "cache_dir",
+    },
     "synth": {"data root": "root"},
 }
 

@@ -1,4 +1,4 @@
-"""One vocabulary: a data root, output folder or checkpoint spelled as one command spells it works in all."""
+"""One vocabulary: a data root, output folder, checkpoint or cache folder spelled as one command spells it works in all."""
 
 import pytest
 
@@ -19,6 +19,9 @@ from kws.ship.predict import main as predict_main
         ("train", "root=/d", "data.root=/d"),
         ("train", "ckpt=last", "ckpt_path=last"),
         ("synth", "data.root=/d", "root=/d"),
+        ("eval", "data.cache_dir=/c", "cache_dir=/c"),
+        ("export", "data.cache_dir=/c", "cache_dir=/c"),
+        ("train", "cache_dir=/c", "data.cache_dir=/c"),
     ],
 )
 def test_other_spellings_become_the_commands_own_key(command, typed, meant):
