@@ -28,7 +28,7 @@ from omegaconf import OmegaConf
 from kws.atomic import staged_directory
 from kws.cli import CONFIG_DIR
 from kws.errors import DataError, KWSError
-from kws.synth import acoustics, audio, espeak, piper
+from kws.synth import acoustics, audio, confusables, espeak, piper
 from kws.synth.speakers import NeuralSpeaker, Speaker, clip_path, sample_speakers, split_speakers
 
 log = logging.getLogger("kws.synth")
@@ -81,6 +81,7 @@ class SynthConfig:
     piper_length_scale: tuple[float, float]
     piper_noise_scale: tuple[float, float]
     piper_noise_w_scale: tuple[float, float]
+    confusables: int
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> "SynthConfig":
@@ -126,6 +127,12 @@ class SynthConfig:
                 problems.append(
                     f"{name} must be [low, high] within [0, 3] (lengths from 0.3), got {[lo, hi]}"
                 )
+        if (
+            isinstance(self.confusables, bool)
+            or not isinstance(self.confusables, int)
+            or self.confusables < 0
+        ):
+            problems.append(f"confusables must be a whole number >= 0 (0 = off), got {self.confusables!r}")
         if not self.languages or not self.variants:
             problems.append("languages and variants must not be empty")
         if problems:
@@ -155,7 +162,12 @@ def build_dataset(root: str | Path, config: SynthConfig, workers: int | None = N
     """
     config.validate()
     target = Path(root) / DATASET_DIR
-    wanted = _marker_content(config)
+    near_misses = (
+        confusables.near_misses(config.words, confusables.candidates(), config.confusables)
+        if config.confusables
+        else {}
+    )
+    wanted = _marker_content(config, near_misses)
     if _already_built(target, wanted):
         log.info("kws-synth: %s is already built with these parameters; nothing to do", target)
         return target
@@ -163,14 +175,18 @@ def build_dataset(root: str | Path, config: SynthConfig, workers: int | None = N
     started = time.monotonic()
     speakers = sample_speakers(config)
     splits = split_speakers([s.id for s in speakers], config)
-    clips = [(s, w, r) for s in speakers for w in config.words for r in range(config.repetitions)]
+    words = [*config.words, *(word for picks in near_misses.values() for word in picks)]
+    clips = [(s, w, r) for s in speakers for w in words for r in range(config.repetitions)]
     # an eSpeak clip is a job of its own; a neural speaker says all its words in one (see kws.synth.piper)
     jobs = [(s, [(w, r)]) for s, w, r in clips if isinstance(s, Speaker)]
     jobs += [(s, [(w, r) for _, w, r in clips if _ is s]) for s in speakers if isinstance(s, NeuralSpeaker)]
     workers = max(1, min(workers or _cpu_count(), len(jobs)))
     with staged_directory(target, lambda built: _already_built(built, wanted)) as staging:
+        if near_misses:
+            listed = "; ".join(f"{keyword} -> {', '.join(picks)}" for keyword, picks in near_misses.items())
+            log.info("kws-synth: near misses (confusables=%d): %s", config.confusables, listed)
         log.info("kws-synth: rendering %d clips with %d workers into %s", len(clips), workers, staging)
-        _render_all(staging, config, jobs, workers)
+        _render_all(staging, config, words, jobs, workers)
         _write_background(staging / BACKGROUND_DIR, config)
         for split, list_name in (("validation", "validation_list.txt"), ("testing", "testing_list.txt")):
             lines = sorted(clip_path(*clip) for clip in clips if splits[clip[0].id] == split)
@@ -203,14 +219,17 @@ _SWITCHED_OFF_UNLESS = {
         ("piper_share", "piper_length_scale", "piper_noise_scale", "piper_noise_w_scale"),
         lambda c: c.piper_share > 0,
     ),
+    "confusables": lambda c: c.confusables > 0,
 }
 
 
-def _marker_content(config: SynthConfig) -> dict:
+def _marker_content(config: SynthConfig, near_misses: Mapping[str, tuple[str, ...]]) -> dict:
     every = dataclasses.asdict(config)
     params = {
         k: v for k, v in every.items() if k not in _SWITCHED_OFF_UNLESS or _SWITCHED_OFF_UNLESS[k](config)
     }
+    if near_misses:  # what was spoken, not only how many: another candidate list or eSpeak may pick others
+        params["near_misses"] = dict(near_misses)
     # Through JSON and back, so tuples compare equal to the lists read from an existing marker.
     params = json.loads(json.dumps(params))
     return {"generator": "kws-synth", "version": _MARKER_VERSION, "params": params}
@@ -232,8 +251,8 @@ def _already_built(target: Path, wanted: dict) -> bool:
     raise DataError(f"{target} was built with other parameters ({'; '.join(changed)}); {advice}")
 
 
-def _render_all(staging: Path, config: SynthConfig, jobs: list, workers: int) -> None:
-    for word in config.words:
+def _render_all(staging: Path, config: SynthConfig, words: list[str], jobs: list, workers: int) -> None:
+    for word in words:
         (staging / word).mkdir()
     # spawn: workers start clean whatever the caller holds (threads, an eSpeak that spoke in-process).
     context = multiprocessing.get_context("spawn")

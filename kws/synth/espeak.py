@@ -6,11 +6,13 @@ same call gives slightly different samples depending on what this process said b
 is also seeded from the clock. `synthesize` therefore speaks in a forked child of a process that has never
 spoken, after seeding the noise: every utterance starts from the same freshly initialised engine, which
 makes it a pure function of its arguments (checked across processes, worker counts and all shipped variants).
+`phonemes` translates in such a child too, for the same reason.
 """
 
 import ctypes
 import functools
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +26,8 @@ _ENOUTPUT_MODE_SYNCHRONOUS = 1
 _POS_CHARACTER = 1
 _UTF8 = 1  # espeakCHARS_UTF8
 _RATE, _VOLUME, _PITCH, _RANGE = 1, 2, 3, 4  # espeak_PARAMETER values from speak_lib.h
+# espeakPHONEMES_IPA, with "_" (bits 8-23) between the phonemes of a word
+_IPA_SEPARATED = 0x02 | ord("_") << 8
 _CHILD_FAILED = 3  # exit status of a child whose pipe carries an error message instead of samples
 
 _SynthCallback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
@@ -105,6 +109,8 @@ class _Engine:
         self._chunks: list[np.ndarray] = []
         self._callback = _SynthCallback(self._collect)  # kept on self: ctypes must not free it
         lib.espeak_SetSynthCallback(self._callback)
+        lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
+        lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_int]
 
     def _check(self, status: int, doing: str) -> None:
         if status != 0:
@@ -136,6 +142,15 @@ class _Engine:
         self._lib.espeak_Synchronize()
         return np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
 
+    def to_phonemes(self, text: str, language: str) -> str:
+        self.load_voice(language)
+        encoded = ctypes.create_string_buffer(text.encode())
+        cursor = ctypes.c_void_p(ctypes.addressof(encoded))  # eSpeak moves it on clause by clause, then NULL
+        clauses = []
+        while cursor.value:
+            clauses.append(self._lib.espeak_TextToPhonemes(ctypes.byref(cursor), _UTF8, _IPA_SEPARATED))
+        return " ".join(clause.decode() for clause in clauses if clause)
+
 
 @functools.cache
 def _engine() -> _Engine:
@@ -158,8 +173,38 @@ def synthesize(text: str, voice: Voice, seed: int = 0) -> np.ndarray:
     `seed` drives eSpeak's aspiration noise, which breathy variants (f2, f3, whisper, ...) mix into the voice.
     """
     engine = _engine()
+    payload = _in_fresh_child(
+        lambda: engine.speak(text, voice, seed).tobytes(), f"speaking {text!r} as {voice.name!r}"
+    )
+    return np.frombuffer(payload, dtype=np.int16)
+
+
+def phonemes(text: str, language: str = "en-us") -> str:
+    """eSpeak's pronunciation of `text` in `language` as IPA: phonemes joined by "_", words by spaces, stress
+    marks (ˈ ˌ) before the stressed vowel's phoneme, e.g. "l_ˈɛ_f_t" for "left"."""
+    return phonemes_of([text], language)[0]
+
+
+def phonemes_of(texts: Sequence[str], language: str = "en-us") -> list[str]:
+    """`phonemes` of each text, translated in one fresh child (like `synthesize`), so the answer does not
+    depend on what this process said or translated before. One child for all: a fork costs as much as
+    translating hundreds of words, and translation carries nothing from one word to the next (checked:
+    the same phonemes in any order, and after speech)."""
+    check_voice(Voice(language))
+    engine = _engine()
+    if any("\n" in text for text in texts):
+        raise KWSError("phonemes: a text must not contain a line break")
+    payload = _in_fresh_child(
+        lambda: "\n".join(engine.to_phonemes(text, language) for text in texts).encode(),
+        f"translating {len(texts)} texts to phonemes",
+    )
+    return payload.decode().split("\n")
+
+
+def _in_fresh_child(work: Callable[[], bytes], doing: str) -> bytes:
+    """`work()` run in a forked child of the engine's first, never-used state; its bytes or its error."""
     if not hasattr(os, "fork"):  # Windows: same speech, but samples may differ by call history
-        return engine.speak(text, voice, seed)
+        return work()
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -167,7 +212,7 @@ def synthesize(text: str, voice: Voice, seed: int = 0) -> np.ndarray:
         status = _CHILD_FAILED
         try:
             try:
-                payload = engine.speak(text, voice, seed).tobytes()
+                payload = work()
                 status = 0
             except BaseException as err:  # noqa: BLE001 - reported to the parent, which re-raises
                 payload = str(err).encode()
@@ -183,5 +228,5 @@ def synthesize(text: str, voice: Voice, seed: int = 0) -> np.ndarray:
     if exit_code == _CHILD_FAILED:
         raise KWSError(payload.decode(errors="replace"))
     if exit_code != 0:
-        raise KWSError(f"eSpeak child process died (status {exit_code}) speaking {text!r} as {voice.name!r}")
-    return np.frombuffer(payload, dtype=np.int16)
+        raise KWSError(f"eSpeak child process died (status {exit_code}) {doing}")
+    return payload
