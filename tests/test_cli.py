@@ -1,4 +1,5 @@
-"""One vocabulary: a data root, output folder, checkpoint or cache folder spelled as one command spells it works in all."""
+"""One vocabulary: a data root, output folder, checkpoint or cache folder spelled as one command spells it
+works in all."""
 
 import pytest
 

@@ -97,16 +97,16 @@ def pick_detections(
     if not keyword_columns:
         return []
     keyword_probs = smoothed[:, keyword_columns]
+    best, top = np.argmax(keyword_probs, axis=1), np.max(keyword_probs, axis=1)
     detections: list[Detection] = []
     quiet_until = -np.inf
-    for row, time in enumerate(times):
+    for row in np.flatnonzero(top >= threshold):  # only these can fire: an hour is 36k windows
+        time = times[row]
         if time < quiet_until:
             continue
-        best = int(np.argmax(keyword_probs[row]))
-        prob = float(keyword_probs[row, best])
-        if prob >= threshold:
-            detections.append(Detection(round(float(time), 3), labels[keyword_columns[best]], round(prob, 4)))
-            quiet_until = time + refractory_s
+        label = labels[keyword_columns[best[row]]]
+        detections.append(Detection(round(float(time), 3), label, round(float(top[row]), 4)))
+        quiet_until = time + refractory_s
     return detections
 
 
@@ -121,17 +121,34 @@ def detect(
 ) -> list[Detection]:
     """Keyword detections in float32 mono `audio` at spotter.sample_rate, in time order."""
     _check_settings(hop_s, smooth, threshold, refractory_s, gate_db)
+    probs, centres = window_posteriors(audio, spotter, hop_s, gate_db)
+    return fire(probs, centres, spotter.labels, smooth, threshold, refractory_s)
+
+
+def window_posteriors(
+    audio: np.ndarray, spotter: Spotter, hop_s: float, gate_db: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Posteriors [windows, labels] (zero where the window is too quiet to be speech) and window centres
+    in seconds: everything but the smoothing and the threshold, which kws-detect-eval sweeps."""
     if len(audio) == 0:
-        return []
+        return np.zeros((0, len(spotter.labels)), np.float32), np.zeros(0)
     hop_samples = max(1, round(hop_s * spotter.sample_rate))
     windows = sliding_windows(audio, spotter.clip_samples, hop_samples)
     probs, rms = score_windows(windows, spotter)
-    probs = probs * loud_enough(rms, gate_db)[:, None]
-    smoothed = moving_average(probs, smooth)
     centres = np.arange(len(windows)) * hop_samples / spotter.sample_rate
+    return probs * loud_enough(rms, gate_db)[:, None], centres
+
+
+def fire(
+    probs: np.ndarray, centres: np.ndarray, labels: list[str], smooth: int, threshold: float, quiet_s: float
+) -> list[Detection]:
+    """Smooth over `smooth` windows, fire at `threshold`, then nothing for `quiet_s` seconds."""
+    if len(probs) == 0:
+        return []
+    smoothed = moving_average(probs, smooth)
     # A smoothed value describes the last `smooth` windows, so it is dated at their middle.
     span_middles = moving_average(centres[:, None], smooth)[:, 0]
-    return pick_detections(smoothed, spotter.labels, span_middles, threshold, refractory_s)
+    return pick_detections(smoothed, labels, span_middles, threshold, quiet_s)
 
 
 def _check_settings(hop_s: float, smooth: int, threshold: float, refractory_s: float, gate_db: float) -> None:
@@ -147,6 +164,21 @@ def _check_settings(hop_s: float, smooth: int, threshold: float, refractory_s: f
         raise KWSError(f"--gate-db must be a positive number of dB, got {gate_db}")
 
 
+DEFAULTS = {"hop_s": 0.1, "smooth": 3, "threshold": 0.6, "refractory_s": 1.0, "gate_db": 35.0}
+_OPTIONS = {"hop_s": "hop", "smooth": "smooth", "threshold": "threshold", "refractory_s": "refractory",
+            "gate_db": "gate_db"}  # fmt: skip
+
+
+def settings_for(spotter: Spotter, typed: dict) -> dict:
+    """detect()'s settings: what the user typed, else what calibration wrote into model.json, else the
+    defaults above."""
+    return {
+        name: typed.get(option) if typed.get(option) is not None else spotter.detection.get(name, default)
+        for name, default in DEFAULTS.items()
+        for option in [_OPTIONS[name]]
+    }
+
+
 def format_detection(detection: Detection, as_json: bool) -> str:
     if as_json:
         return json.dumps(asdict(detection))
@@ -157,20 +189,20 @@ def main(argv: list[str] | None = None) -> None:
     parser = ArgumentParser(prog="kws-detect", description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path, help="an export folder (model.json + model.onnx) or a .ckpt")
     parser.add_argument("audio", type=Path, help="the recording to search (any format soundfile reads)")
-    parser.add_argument("--hop", type=float, default=0.1, help="seconds between windows (default 0.1)")
-    parser.add_argument("--smooth", type=int, default=3, help="windows averaged per posterior (default 3)")
-    parser.add_argument("--threshold", type=float, default=0.6, help="smoothed posterior to fire (0.6)")
-    parser.add_argument("--refractory", type=float, default=1.0, help="seconds of quiet after a detection")
-    parser.add_argument("--gate-db", type=float, default=35.0, help="dB below the loud windows = silence")
+    calibrated = " (default: model.json's calibrated value if kws-detect-eval --calibrate wrote one, else "
+    parser.add_argument("--hop", type=float, help="seconds between windows" + calibrated + "0.1)")
+    parser.add_argument("--smooth", type=int, help="windows averaged per posterior" + calibrated + "3)")
+    parser.add_argument("--threshold", type=float, help="smoothed posterior to fire" + calibrated + "0.6)")
+    parser.add_argument("--refractory", type=float, help="seconds of quiet after a detection (1.0)")
+    parser.add_argument("--gate-db", type=float, help="dB below the loud windows = silence (35)")
     parser.add_argument("--json", action="store_true", help="one JSON object per detection")
     args = parser.parse_args(argv)
     with user_errors_as_one_line():
         spotter = load_spotter(args.model)
+        settings = settings_for(spotter, vars(args))
         samples, notes = read_audio(args.audio, spotter.sample_rate)
         waveform = spotter.preparation.waveform(samples)  # not trimmed: a window is scored as it is
-        detections = detect(
-            waveform, spotter, args.hop, args.smooth, args.threshold, args.refractory, args.gate_db
-        )
+        detections = detect(waveform, spotter, **settings)
     for note in notes:
         print(f"kws: note: {args.audio}: {note}", file=sys.stderr)
     for detection in detections:

@@ -1,121 +1,263 @@
-"""kws-detect-eval: precision and recall of kws-detect on a long recording with known keywords in it,
-made from a data set's test split (or its validation split: choose --threshold there, then report the
-test split).
+"""kws-detect-eval: false rejects at a budget of false accepts per hour, on long streams with known content.
 
-    kws-detect-eval outputs/train/<run>/export data/offline_kws --keywords 100 [--split validation]
+    kws-detect-eval MODEL ROOT [--split testing] [--negatives PATH ...] [--hours 1] [--calibrate 0.5]
 
-`--keywords` clips of the model's keywords (all its labels but _silence_/_unknown_) are drawn at random
-(seeded) from the split, shuffled, 0.5-1.5 s apart over noise 40 dB below the speech; a detection counts
-if its label matches a keyword within ±0.5 s. Prints the figures and, last, one JSON object.
+Positives: every clip of ROOT's split whose word is one of the model's keywords, planted 0.5-1.5 s apart
+in ROOT's `_background_noise_` at --snr-db speech-to-noise ratios in turn. Negatives: at least --hours of
+that noise with non-keyword speech every 0.5-3 s: ROOT's own non-keyword clips of the split, each
+--negatives PATH (a WAV file, a folder of WAVs, or a root in that layout: its split's non-keywords), and
+--synthetic-words eSpeak words (the keywords' near misses first). The detector (kws-detect's, with its
+hop, gate and refractory time) runs over all of it once; smoothing and threshold are swept. A detection
+counts if label and time (± 0.5 s) match a planted keyword; any detection in the negatives is a false
+accept. Prints the false-reject rate at 0.1, 0.5 and 1 false accepts per hour, per-keyword figures,
+writes the DET curve (det.png + TensorBoard), and ends with one JSON line.
 
-Keywords are test-split clips of a Speech Commands-layout root, placed 0.5-1.5 s apart over faint noise.
+--calibrate FA_PER_HOUR (run it on --split validation) picks the smoothing and threshold with the fewest
+false rejects within that budget and writes them into MODEL's model.json, where kws-detect finds them.
 """
 
 import argparse
 import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
-from kws.data.audio import SPEECH_COMMANDS_RATE
+from kws.data.audio import INT16_SCALE
 from kws.data.tasks import NON_KEYWORDS
-from kws.errors import ArgumentParser, DataError, user_errors_as_one_line
-from kws.ship.detect import detect
-from kws.ship.runtime import load_spotter
+from kws.errors import ArgumentParser, KWSError, user_errors_as_one_line
+from kws.ship import streams
+from kws.ship.detect import DEFAULTS, fire, window_posteriors
+from kws.ship.runtime import Spotter, load_spotter
 
-RATE = SPEECH_COMMANDS_RATE
 TOLERANCE_S = 0.5
+BUDGETS = (0.1, 0.5, 1.0)  # false accepts per hour
+SMOOTHING = (1, 3, 5)
+THRESHOLDS = np.unique(
+    np.round(np.concatenate([np.linspace(0.3, 0.95, 66), 1 - np.logspace(-1.4, -4, 27)]), 5)
+)
+SpeakNegatives = Callable[[list[str], int, int], list[np.ndarray]]
 
 
-def word_centre(clip: np.ndarray) -> float:
-    """Seconds from the clip start to the middle of its loud part (frames within 30 dB of the peak)."""
-    frame = RATE // 50
-    frames = clip[: len(clip) // frame * frame].reshape(-1, frame)
-    rms = np.sqrt(np.mean(frames**2, axis=1))
-    loud = np.flatnonzero(rms >= rms.max() * 10 ** (-30 / 20))
-    return (loud[0] + loud[-1] + 1) / 2 * frame / RATE
+@dataclass
+class Scored:
+    """Window posteriors of every stream, computed once."""
+
+    positives: list[tuple[np.ndarray, np.ndarray, list[tuple[str, float]]]]  # probs, centres, truth
+    negatives: list[tuple[np.ndarray, np.ndarray]]
+    positive_count: int
+    negative_hours: float
 
 
-def long_recording(
-    root: Path,
-    words: list[str],
-    rng: np.random.Generator,
-    keywords: int = 16,
-    noise_db: float = -40,
-    split: str = "testing",
-) -> tuple[np.ndarray, list[tuple[str, float]]]:
-    """Clips of `words` from `split` (testing or validation), shuffled and repeated to `keywords`, 0.5-1.5 s
-    of faint noise apart. Choose detection settings on validation recordings, report testing ones.
-
-    Returns the audio and the truth: (label, seconds to the middle of the word) per keyword.
-    """
-    folder = root / "SpeechCommands" / "speech_commands_v0.02"
-    listing = folder / f"{split}_list.txt"
-    if not listing.is_file():
-        raise DataError(f"{listing}: not found; the root must be in the Speech Commands layout")
-    clips = [path for path in listing.read_text().split() if path.split("/")[0] in words]
-    if not clips:
-        raise DataError(f"{listing}: lists no clips of the model's words {', '.join(words)}")
-    relpaths = list(rng.permutation(clips * (keywords // len(clips) + 1))[:keywords])
-    pieces, truth, cursor = [], [], 0
-    for relpath in relpaths:
-        gap = np.zeros(int(rng.uniform(0.5, 1.5) * RATE), np.float32)
-        clip, rate = sf.read(folder / relpath, dtype="float32")
-        if rate != RATE:
-            raise DataError(f"{folder / relpath}: sample rate is {rate} Hz, expected {RATE} Hz")
-        truth.append((relpath.split("/")[0], (cursor + len(gap)) / RATE + word_centre(clip)))
-        pieces += [gap, clip]
-        cursor += len(gap) + len(clip)
-    pieces.append(np.zeros(RATE, np.float32))
-    audio = np.concatenate(pieces)
-    speech_rms = np.sqrt(np.mean(np.concatenate([p for p in pieces[1::2]]) ** 2))
-    noise = rng.normal(0, speech_rms * 10 ** (noise_db / 20), len(audio)).astype(np.float32)
-    return audio + noise, truth
+def score_streams(
+    spotter: Spotter, material: streams.Material, hours: float, snr_db: list[float], seed: int
+) -> Scored:
+    rate, hop, gate = spotter.sample_rate, DEFAULTS["hop_s"], DEFAULTS["gate_db"]
+    rng = np.random.default_rng([seed, 1])
+    order = rng.permutation(len(material.keywords))
+    items = [material.keywords[i] for i in order]
+    positives = []
+    for audio, truth in streams.streams(items, material.noises, rate, snr_db, (0.5, 1.5), rng):
+        probs, centres = window_posteriors(_as_recorded(audio, spotter), spotter, hop, gate)
+        positives.append((probs, centres, truth))
+    negatives, seconds = [], 0.0
+    for audio, _ in streams.streams(
+        _negative_items(material, hours, rate, rng), material.noises, rate, snr_db, (0.5, 3.0), rng
+    ):
+        negatives.append(window_posteriors(_as_recorded(audio, spotter), spotter, hop, gate))
+        seconds += audio.size / rate
+    if seconds < hours * 3600:  # the gaps came out shorter than on average: top up with noise alone
+        audio = streams.bed(material.noises, int((hours * 3600 - seconds) * rate) + 1, rate, rng)
+        negatives.append(window_posteriors(_as_recorded(audio, spotter), spotter, hop, gate))
+        seconds += audio.size / rate
+    return Scored(positives, negatives, len(items), seconds / 3600)
 
 
-def match(detections: list[dict], truth: list[tuple[str, float]]) -> int:
-    """How many detections hit a not-yet-matched truth of the same label within the tolerance."""
-    unmatched, hits = list(truth), 0
-    for found in detections:
-        for candidate in unmatched:
-            label, time = candidate
-            if label == found["label"] and abs(time - found["time"]) <= TOLERANCE_S:
-                unmatched.remove(candidate)
-                hits += 1
-                break
-    return hits
+def _as_recorded(audio: np.ndarray, spotter: Spotter) -> np.ndarray:
+    """The stream as a 16-bit recording of it would reach the model (kws-detect reads files this way)."""
+    samples = np.clip(np.round(audio * INT16_SCALE), -32768, 32767).astype(np.int16)
+    return spotter.preparation.waveform(samples)
 
 
-def precision_recall(detections: list[dict], truth: list[tuple[str, float]]) -> tuple[float, float]:
-    hits = match(detections, truth)
-    return hits / max(len(detections), 1), hits / max(len(truth), 1)
+def _negative_items(material: streams.Material, hours: float, rate: int, rng: np.random.Generator):  # noqa: ANN202
+    """Non-keyword clips in random order, repeated until the stream (with ~1.75 s gaps) lasts `hours`."""
+    pool = material.negatives or [np.zeros(rate, np.float32)]  # no speech given: noise only
+    seconds = 0.0
+    while seconds < hours * 3600:
+        for i in rng.permutation(len(pool)):
+            yield None, pool[i]
+            seconds += pool[i].size / rate + 1.75
+            if seconds >= hours * 3600:
+                return
 
 
-def main(argv: list[str] | None = None) -> None:
+def operating_point(scored: Scored, labels: list[str], smooth: int, threshold: float) -> dict:
+    """False rejects (overall and per keyword) and false accepts per hour at one setting."""
+    quiet = DEFAULTS["refractory_s"]
+    missed: dict[str, int] = {}
+    planted: dict[str, int] = {}
+    for probs, centres, truth in scored.positives:
+        found = fire(probs, centres, labels, smooth, threshold, quiet)
+        for label, time in truth:
+            planted[label] = planted.get(label, 0) + 1
+            hit = next((d for d in found if d.label == label and abs(d.time - time) <= TOLERANCE_S), None)
+            if hit is None:
+                missed[label] = missed.get(label, 0) + 1
+            else:
+                found.remove(hit)
+    false_accepts: dict[str, int] = {}
+    for probs, centres in scored.negatives:
+        for detection in fire(probs, centres, labels, smooth, threshold, quiet):
+            false_accepts[detection.label] = false_accepts.get(detection.label, 0) + 1
+    hours = max(scored.negative_hours, 1e-9)
+    return {
+        "smooth": smooth,
+        "threshold": float(threshold),
+        "frr": sum(missed.values()) / max(scored.positive_count, 1),
+        "fa_per_hour": sum(false_accepts.values()) / hours,
+        "per_keyword": {
+            label: {"frr": missed.get(label, 0) / count, "fa_per_hour": false_accepts.get(label, 0) / hours}
+            for label, count in sorted(planted.items())
+        },
+    }
+
+
+def best_within(points: list[dict], budget: float) -> dict | None:
+    """The fewest false rejects with at most `budget` false accepts per hour (ties: the higher threshold)."""
+    allowed = [p for p in points if p["fa_per_hour"] <= budget]
+    return min(allowed, key=lambda p: (p["frr"], -p["threshold"])) if allowed else None
+
+
+def write_calibration(model: Path, point: dict, budget: float, scored: Scored, split: str) -> Path:
+    """model.json gains `detection` (settings kws-detect uses by default); replaced atomically."""
+    sidecar_path = model / "model.json"
+    if not model.is_dir() or not sidecar_path.is_file():
+        raise KWSError(
+            f"{model}: --calibrate writes into an export folder's model.json; export the model first"
+        )
+    sidecar = json.loads(sidecar_path.read_text())
+    settings = {**DEFAULTS, "smooth": point["smooth"], "threshold": point["threshold"]}
+    sidecar["detection"] = {
+        "settings": settings,
+        "target_fa_per_hour": budget,
+        "measured": {
+            "split": split,
+            "frr": point["frr"],
+            "fa_per_hour": point["fa_per_hour"],
+            "hours_negative": round(scored.negative_hours, 3),
+            "positives": scored.positive_count,
+        },
+    }
+    descriptor, temporary = tempfile.mkstemp(prefix=".model.json.", dir=model)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(json.dumps(sidecar, indent=2) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, sidecar_path)
+    return sidecar_path
+
+
+def main(argv: list[str] | None = None, speak_negatives: SpeakNegatives | None = None) -> None:
+    args = _parser().parse_args(argv)
+    with user_errors_as_one_line():
+        spotter = load_spotter(args.model)
+        keywords = [label for label in spotter.labels if label not in NON_KEYWORDS]
+        material = _material(args, spotter, keywords, speak_negatives)
+        scored = score_streams(spotter, material, args.hours, args.snr_db, args.seed)
+        points = [operating_point(scored, list(spotter.labels), s, t) for s in SMOOTHING for t in THRESHOLDS]
+        out = args.out or _default_out(args.model, args.split)
+        from kws.ship.det_plot import write_det_curve
+
+        picture = write_det_curve(points, out, f"{Path(args.model).name} on {args.root.name} ({args.split})")
+        at_budget = {budget: best_within(points, budget) for budget in BUDGETS}
+        calibrated = None
+        if args.calibrate is not None:
+            chosen = best_within(points, args.calibrate)
+            if chosen is None:
+                raise KWSError(f"no setting keeps false accepts within {args.calibrate}/h on these streams")
+            calibrated = write_calibration(args.model, chosen, args.calibrate, scored, args.split)
+    _print_report(scored, at_budget, picture, calibrated, args)
+
+
+def _material(
+    args: argparse.Namespace, spotter: Spotter, keywords: list[str], speak_negatives: SpeakNegatives | None
+) -> streams.Material:
+    rate = spotter.sample_rate
+    clips = streams.split_clips(args.root, args.split)
+    positives = [(word, streams.read_clip(path, rate)) for word, path in clips if word in keywords]
+    if not positives:
+        raise KWSError(f"{args.root}: its {args.split} split has no clips of {', '.join(keywords)}")
+    paths = [path for word, path in clips if word not in keywords and word not in NON_KEYWORDS]
+    for extra in args.negatives:
+        paths += streams.negative_files(extra, args.split, keywords)
+    negatives = [streams.read_clip(path, rate) for path in paths]
+    if speak_negatives is not None and args.synthetic_words > 0:
+        negatives += speak_negatives(keywords, args.synthetic_words, args.seed)
+    return streams.Material(positives, negatives, streams.noise_beds(args.root, rate))
+
+
+def _default_out(model: Path, split: str) -> Path:
+    run = model.parent if model.is_dir() else model.parent.parent  # export folder or checkpoints/x.ckpt
+    return run / f"detect_eval_{split}"
+
+
+def _print_report(
+    scored: Scored, at_budget: dict, picture: Path, calibrated: Path | None, args: argparse.Namespace
+) -> None:
+    minutes = sum(len(c) for _, c, _ in scored.positives) * DEFAULTS["hop_s"] / 60
+    print(
+        f"{scored.positive_count} keywords in {minutes:.1f} min (SNR {args.snr_db} dB); "
+        f"{scored.negative_hours:.2f} h of negatives"
+    )
+    for budget, point in at_budget.items():
+        if point is None:
+            print(f"  at {budget} false accepts/h: not reached (every setting fires more often)")
+            continue
+        setting = f"smooth {point['smooth']}, threshold {point['threshold']:.4f}"
+        print(
+            f"  at {budget} false accepts/h: false-reject rate {point['frr']:.3f} "
+            f"(measured {point['fa_per_hour']:.2f}/h; {setting})"
+        )
+    middle = at_budget[0.5]
+    if middle is not None:
+        for label, figures in middle["per_keyword"].items():
+            frr, fa = figures["frr"], figures["fa_per_hour"]
+            print(f"    {label:>12}: false rejects {frr:.3f}, false accepts {fa:.2f}/h")
+    print(f"DET curve: {picture}")
+    if calibrated is not None:
+        print(
+            f"calibrated for {args.calibrate} false accepts/h: {calibrated} (kws-detect uses it by default)"
+        )
+    summary = {
+        "frr_at_fa_per_hour": {str(b): (p["frr"] if p else None) for b, p in at_budget.items()},
+        "hours_negative": round(scored.negative_hours, 4),
+        "positives": scored.positive_count,
+        "operating_points": {
+            str(b): {k: p[k] for k in ("smooth", "threshold", "fa_per_hour")} if p else None
+            for b, p in at_budget.items()
+        },
+    }
+    print(json.dumps(summary))
+
+
+def _parser() -> ArgumentParser:
     parser = ArgumentParser(
         prog="kws-detect-eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("model", help="export folder (model.json + model.onnx) or a .ckpt checkpoint")
-    parser.add_argument("root", type=Path, help="data root in the Speech Commands layout")
-    parser.add_argument("--keywords", type=int, default=100, help="keywords in the recording")
-    parser.add_argument("--seed", type=int, default=0, help="which clips, in which order")
-    parser.add_argument("--threshold", type=float, default=0.6, help="as kws-detect --threshold")
+    parser.add_argument("model", type=Path, help="export folder (model.json + model.onnx) or a .ckpt")
+    parser.add_argument("root", type=Path, help="root in the Speech Commands layout: positives and noise")
     parser.add_argument("--split", choices=["testing", "validation"], default="testing")
-    args = parser.parse_args(argv)
-    with user_errors_as_one_line():
-        spotter = load_spotter(args.model)
-        words = [label for label in spotter.labels if label not in NON_KEYWORDS]
-        audio, truth = long_recording(
-            args.root, words, np.random.default_rng(args.seed), keywords=args.keywords, split=args.split
-        )
-        found = [vars(d) for d in detect(audio, spotter, threshold=args.threshold)]
-    precision, recall = precision_recall(found, truth)
-    minutes = len(audio) / spotter.sample_rate / 60
-    print(f"{len(truth)} keywords in {minutes:.1f} min: {len(found)} detections")
-    print(f"precision {precision:.3f}  recall {recall:.3f}")
-    summary = {"keywords": len(truth), "detections": len(found), "precision": precision, "recall": recall}
-    print(json.dumps(summary))
+    parser.add_argument("--negatives", type=Path, nargs="*", default=[], help="WAV, folder or root")
+    parser.add_argument("--hours", type=float, default=1.0, help="hours of negative streams (default 1)")
+    parser.add_argument("--synthetic-words", type=int, default=200, help="eSpeak non-keywords (200; 0: none)")
+    parser.add_argument("--snr-db", type=float, nargs="+", default=[20.0, 10.0, 5.0])
+    parser.add_argument("--seed", type=int, default=0, help="placement, order, noise and synthetic words")
+    parser.add_argument("--calibrate", type=float, metavar="FA_PER_HOUR", help="write the best setting")
+    parser.add_argument("--out", type=Path, help="where det.png and tensorboard/ go")
+    return parser
 
 
 if __name__ == "__main__":

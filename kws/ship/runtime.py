@@ -29,6 +29,7 @@ class Spotter:
     preparation: Preparation
     run: object = field(repr=False)  # float32 [batch, clip_samples] -> logits [batch, labels]
     source: str = ""
+    detection: dict = field(default_factory=dict)  # model.json's calibrated kws-detect settings, if any
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -71,7 +72,10 @@ def _from_export(folder: Path, model_file: str, threads: int) -> Spotter:
     except json.JSONDecodeError as err:
         raise KWSError(f"{sidecar_path}: not a kws model description (not JSON: {err})") from None
     return Spotter(
-        sidecar_preparation(sidecar, sidecar_path), onnx_runner(model_path, threads), str(model_path)
+        sidecar_preparation(sidecar, sidecar_path),
+        onnx_runner(model_path, threads),
+        str(model_path),
+        sidecar.get("detection", {}).get("settings", {}),
     )
 
 
