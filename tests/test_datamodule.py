@@ -66,6 +66,25 @@ def test_extra_roots_add_training_clips_only(root, tmp_path):
         KWSDataModule(str(root), [str(extra)], cache_dir=str(tmp_path / "cache")).prepare_data()
 
 
+def test_unknown_roots_add_their_other_words_to_each_splits_unknown_pool(root, tmp_path):
+    other_clips = {word: [tone_clip(freq, 6000, lead=500) for _ in range(4)] for word, freq in (("on", 600),)}
+    other = write_layout(
+        tmp_path / "other", other_clips, {"spk00001"}, {"spk00002"}
+    )  # 2 train, 1 val, 1 test
+    options = {"words": ["yes", "no"], "unknown_fraction": 1.0, "cache_dir": str(tmp_path / "cache")}
+    dm = KWSDataModule(str(root), unknown_roots=[str(other)], **options)
+    assert dm.labels == ["_unknown_", "yes", "no"]
+    unknown = {
+        subset: int((dm.split(subset).labels == 0).sum()) for subset in ("training", "validation", "testing")
+    }
+    # root's own "up" clips (6 train / 2 val / 2 test) plus the other root's "on" of the same split
+    assert unknown == {"training": 6 + 2, "validation": 2 + 1, "testing": 2 + 1}
+    record = dm.data_record()
+    assert record["unknown_roots"] == [str(other.resolve())]
+    rebuilt = KWSDataModule.from_checkpoint(dm.preparation({}), record, cache_dir=str(tmp_path / "cache"))
+    assert rebuilt.split("testing").labels.tolist() == dm.split("testing").labels.tolist()
+
+
 def test_missing_root_is_named(tmp_path):
     with pytest.raises(DataError, match=f"data root {tmp_path / 'nope'} does not exist.*kws-synth"):
         KWSDataModule(str(tmp_path / "nope")).prepare_data()

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 BALANCE_MODES = (None, "sampler", "loss_weights")
 # Which clips get which label, besides the root(s) and words: what a checkpoint's data record holds.
-TASK_SETTINGS = ("unknown_fraction", "silence_fraction", "task_seed", "skip_bad_files")
+TASK_SETTINGS = ("unknown_fraction", "unknown_roots", "silence_fraction", "task_seed", "skip_bad_files")
 
 
 class KWSDataModule(L.LightningDataModule):
@@ -36,6 +36,7 @@ class KWSDataModule(L.LightningDataModule):
         extra_roots: list[str] | None = None,
         words: list[str] | None = None,
         unknown_fraction: float = 0.0,
+        unknown_roots: list[str] | None = None,
         silence_fraction: float = 0.0,
         task_seed: int = 0,
         download: bool = False,
@@ -52,7 +53,8 @@ class KWSDataModule(L.LightningDataModule):
         shuffle_seed: int = 0,
     ) -> None:
         """`words=None`: every word folder under the root. `extra_roots`: more roots in the same layout
-        whose training splits join this root's (validation and test stay this root's). `clip_samples=None`:
+        whose training splits join this root's (validation and test stay this root's); `unknown_roots`:
+        roots whose non-keyword clips of each split join that split's `_unknown_` pool. `clip_samples=None`:
         the average trimmed length of the training split. See configs/data/*.yaml for each option."""
         super().__init__()
         if balance not in BALANCE_MODES:
@@ -76,6 +78,7 @@ class KWSDataModule(L.LightningDataModule):
         self.shuffle_seed = shuffle_seed
         self._task_options = {
             "unknown_fraction": unknown_fraction,
+            "unknown_roots": tuple(str(Path(extra).resolve()) for extra in unknown_roots or []),
             "silence_fraction": silence_fraction,
             "seed": task_seed,
         }
@@ -132,6 +135,7 @@ class KWSDataModule(L.LightningDataModule):
             "root": str(self.root.resolve()),
             "extra_roots": [str(extra.resolve()) for extra in self.extra_roots],
             "unknown_fraction": self._task_options["unknown_fraction"],
+            "unknown_roots": list(self._task_options["unknown_roots"]),
             "silence_fraction": self._task_options["silence_fraction"],
             "task_seed": self._task_options["seed"],
             "skip_bad_files": self.skip_bad_files,

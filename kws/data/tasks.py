@@ -25,6 +25,7 @@ class Task:
     unknown_label: str = UNKNOWN_LABEL
     silence_label: str = SILENCE_LABEL
     seed: int = 0  # which unknown clips and silence windows are drawn; fixed per split
+    unknown_roots: tuple[str, ...] = ()  # more roots whose non-keyword clips join each split's unknown pool
 
     @property
     def labels(self) -> list[str]:
@@ -44,6 +45,12 @@ class Task:
         extra = []
         if self.unknown_fraction > 0:
             others = [path for path, word in files if word not in self.words]
+            for other_root in self.unknown_roots:  # the same split of theirs: speakers stay apart
+                others += [
+                    path
+                    for path, word in speech_commands.split_files(other_root, subset)
+                    if word not in self.words
+                ]
             count = min(len(others), round(len(known) * self.unknown_fraction))
             picked = sorted(rng.choice(len(others), size=count, replace=False)) if count else []
             extra += [ClipSource(str(others[i]), index[self.unknown_label]) for i in picked]
