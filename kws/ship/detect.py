@@ -8,16 +8,15 @@ Windows of the model's clip length are centred every `hop` seconds (the file is 
 window at both ends, so a word at the very start or end can still sit in the middle of a window) and fed
 as they are: the training clips had their word centred, which is what the window centred on a word holds.
 
-Defaults, and why:
+Defaults, and why (model.json's `detection` settings, written by `kws-detect-eval --calibrate
+FA_PER_HOUR`, replace them for that model; flags typed on the command line win over both):
   --hop 0.1         ten windows a second: a word (~0.5 s) is centred within ±50 ms in some window, and
                     one second of audio costs ten model calls.
   --smooth 3        posteriors are averaged over the last 3 windows (0.3 s) per label: a single
                     overconfident window (a word half in view) does not fire, a real word spans several.
-  --threshold 0.6   the smoothed posterior a word must reach: the best F1 of 0.5/0.6/0.7/0.8 on
-                    validation recordings of the offline set (kws-detect-eval --split validation,
-                    seeds 0-2, make train's CNN: precision 0.99-1.00, recall 0.93-0.96); 0.8 lost recall
-                    (0.80-0.86), 0.5 admits more confusions. Models without an `_unknown_` class put all
-                    their mass on some keyword, so it cannot go much lower.
+  --threshold 0.6   the smoothed posterior a word must reach, for models not yet calibrated: chosen on
+                    validation recordings of the offline set by precision and recall (kws <= 0.1);
+                    kws-detect-eval --calibrate picks one for a budget of false accepts per hour.
   --refractory 1.0  after a detection nothing fires for one second (any label): one word, one detection,
                     and Speech Commands words fit in one second.
   --gate-db 35      windows quieter than this many dB below the file's loud windows count as silence.
