@@ -102,6 +102,13 @@ def test_detect_eval_reports_frr_at_false_accepts_per_hour_and_calibrates(
     wanted = chosen["settings"]
     assert (settings["threshold"], settings["smooth"]) == (wanted["threshold"], wanted["smooth"])
     assert settings_for(spotter, {"threshold": 0.9})["threshold"] == 0.9  # what the user types wins
+    calibrated = (exported_model / "model.json").read_bytes()
+    with pytest.raises(SystemExit) as exit_info:  # a budget nothing meets: one line, model.json untouched
+        detect_eval_main([*args, "--out", str(out), "--calibrate", "-1"], speak_negatives=None)
+    captured = capsys.readouterr()
+    assert exit_info.value.code == 2 and "no setting keeps false accepts within" in captured.err
+    assert json.loads(captured.out.splitlines()[-1])["positives"] == len(planted)
+    assert (exported_model / "model.json").read_bytes() == calibrated
     (exported_model / "model.json").write_text(json.dumps(before, indent=2) + "\n")  # as other tests expect
 
 

@@ -163,6 +163,10 @@ def write_calibration(model: Path, point: dict, budget: float, scored: Scored, s
 def main(argv: list[str] | None = None, speak_negatives: SpeakNegatives | None = None) -> None:
     args = _parser().parse_args(argv)
     with user_errors_as_one_line():
+        if args.calibrate is not None and not (args.model / "model.json").is_file():
+            raise KWSError(
+                f"{args.model}: --calibrate writes into an export folder's model.json; kws-export first"
+            )
         spotter = load_spotter(args.model)
         keywords = [label for label in spotter.labels if label not in NON_KEYWORDS]
         material = _material(args, spotter, keywords, speak_negatives)
@@ -173,13 +177,21 @@ def main(argv: list[str] | None = None, speak_negatives: SpeakNegatives | None =
 
         picture = write_det_curve(points, out, f"{Path(args.model).name} on {args.root.name} ({args.split})")
         at_budget = {budget: best_within(points, budget) for budget in BUDGETS}
-        calibrated = None
-        if args.calibrate is not None:
-            chosen = best_within(points, args.calibrate)
-            if chosen is None:
-                raise KWSError(f"no setting keeps false accepts within {args.calibrate}/h on these streams")
-            calibrated = write_calibration(args.model, chosen, args.calibrate, scored, args.split)
-    _print_report(scored, at_budget, picture, calibrated, args)
+    summary = _print_report(scored, at_budget, picture, args)
+    if args.calibrate is not None:
+        chosen = best_within(points, args.calibrate)
+        if chosen is not None:
+            with user_errors_as_one_line():
+                written = write_calibration(args.model, chosen, args.calibrate, scored, args.split)
+            print(f"calibrated for {args.calibrate} false accepts/h: {written} (kws-detect's default now)")
+    print(json.dumps(summary))
+    if args.calibrate is not None and chosen is None:
+        with user_errors_as_one_line():
+            lowest = min(p["fa_per_hour"] for p in points)
+            raise KWSError(
+                f"--calibrate {args.calibrate}: no setting keeps false accepts within that budget on "
+                f"these streams (the fewest: {lowest:.2f}/h); model.json is unchanged"
+            )
 
 
 def _material(
@@ -204,9 +216,8 @@ def _default_out(model: Path, split: str) -> Path:
     return run / f"detect_eval_{split}"
 
 
-def _print_report(
-    scored: Scored, at_budget: dict, picture: Path, calibrated: Path | None, args: argparse.Namespace
-) -> None:
+def _print_report(scored: Scored, at_budget: dict, picture: Path, args: argparse.Namespace) -> dict:
+    """The figures in words; returns the JSON summary, which main prints last."""
     minutes = sum(len(c) for _, c, _ in scored.positives) * DEFAULTS["hop_s"] / 60
     print(
         f"{scored.positive_count} keywords in {minutes:.1f} min (SNR {args.snr_db} dB); "
@@ -227,10 +238,6 @@ def _print_report(
             frr, fa = figures["frr"], figures["fa_per_hour"]
             print(f"    {label:>12}: false rejects {frr:.3f}, false accepts {fa:.2f}/h")
     print(f"DET curve: {picture}")
-    if calibrated is not None:
-        print(
-            f"calibrated for {args.calibrate} false accepts/h: {calibrated} (kws-detect uses it by default)"
-        )
     summary = {
         "frr_at_fa_per_hour": {str(b): (p["frr"] if p else None) for b, p in at_budget.items()},
         "hours_negative": round(scored.negative_hours, 4),
@@ -240,7 +247,7 @@ def _print_report(
             for b, p in at_budget.items()
         },
     }
-    print(json.dumps(summary))
+    return summary
 
 
 def _parser() -> ArgumentParser:
