@@ -66,6 +66,7 @@ def test_checkpoint_describes_itself(trained_run):
         "silence_fraction",
         "task_seed",
         "skip_bad_files",
+        "unknown_roots",
     }
 
 
