@@ -6,13 +6,20 @@ fp32 and int8, measured side by side in one run.
 Latency: one clip at a time (batch 1), median over --latency-runs calls. Throughput: batches of 256.
 Variants are measured in interleaved rounds (machines are noisy). Inputs are random float32 waveforms
 of the model's clip length (model.json: clip_samples); "ms/1s scaled" scales the latency to one second of
-audio. Prints a table with ratios against eager PyTorch; the last line is one JSON object
-{variant: {"ms_per_clip": …, "clips_per_s": …}}.
+audio. Prints a table with ratios against eager PyTorch.
+
+Streaming (kws-detect's way of running a model, ONNX Runtime, one stream, one thread): the streaming step
+(model.stream.onnx, and one exported here at a 10 ms hop) against the windowed model run on the whole
+window every hop, per hop of audio; real-time factor = compute seconds per second of audio.
+
+The last line is one JSON object {variant: {"ms_per_clip": …, "clips_per_s": …}, "streaming": {hop:
+{"stream_ms_per_hop", "windowed_ms_per_hop", "stream_ms_per_10ms_audio", "stream_rtf", "speedup"}}}.
 """
 
 import argparse
 import json
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,15 +28,21 @@ import numpy as np
 import torch
 
 from kws.ship.runtime import load_spotter
+from kws.ship.streaming import onnx_stream
+from kws.ship.streaming_step import export_onnx
 
 Runner = Callable[[np.ndarray], np.ndarray]
 
 
-def _variants(export_dir: Path, ckpt: Path | None) -> dict[str, Runner]:
+def _network(export_dir: Path, ckpt: Path | None) -> torch.nn.Module:
     from kws.training.checkpoint import load_checkpoint
 
     sidecar = json.loads((export_dir / "model.json").read_text())
-    network = load_checkpoint(ckpt or sidecar["checkpoint"]).network.eval()
+    return load_checkpoint(ckpt or sidecar["checkpoint"]).network.eval()
+
+
+def _variants(export_dir: Path, ckpt: Path | None) -> dict[str, Runner]:
+    network = _network(export_dir, ckpt)
     scripted = torch.jit.load(str(export_dir / "model.pt")).eval()
 
     def torch_runner(module: torch.nn.Module) -> Runner:
@@ -44,6 +57,46 @@ def _variants(export_dir: Path, ckpt: Path | None) -> dict[str, Runner]:
     if (export_dir / "model.int8.onnx").is_file():
         variants["onnx_int8"] = load_spotter(export_dir, "model.int8.onnx", threads=1).logits
     return variants
+
+
+def _streaming(export_dir: Path, network: torch.nn.Module, rounds: int, calls: int) -> dict[str, dict]:
+    """Per hop: the streaming step vs the windowed model on one window, interleaved rounds."""
+    spotter = load_spotter(export_dir, "model.onnx", threads=1)
+    entry = json.loads((export_dir / "model.json").read_text()).get("streaming")
+    if not entry:
+        return {}
+    feature_hop = network.frontend.hop_length
+    rng = np.random.default_rng(0)
+    window = (rng.standard_normal((1, spotter.clip_samples)) * 0.1).astype(np.float32)
+    with tempfile.TemporaryDirectory() as scratch:
+        ten_ms = export_onnx(network, spotter.clip_samples, feature_hop, Path(scratch) / "ten_ms.onnx", 18)
+        models = {
+            entry["hop_samples"]: onnx_stream(export_dir, entry),
+            feature_hop: onnx_stream(Path(scratch), ten_ms),
+        }
+        timings: dict[int, dict[str, list[float]]] = {hop: {"stream": [], "windowed": []} for hop in models}
+        for _ in range(rounds):
+            for hop, model in models.items():
+                state = [np.zeros((1, *shape), np.float32) for shape in (model.audio_state, model.mel_state)]
+                samples = (rng.standard_normal((1, hop)) * 0.1).astype(np.float32)
+
+                def step(_: np.ndarray, model=model, samples=samples, state=state) -> None:
+                    _, state[0], state[1] = model.run(samples, *state)
+
+                timings[hop]["stream"].append(_seconds_per_call(step, samples, calls))
+                timings[hop]["windowed"].append(_seconds_per_call(spotter.logits, window, calls))
+    result = {}
+    for hop, times in sorted(timings.items()):
+        stream, windowed = (statistics.median(times[kind]) for kind in ("stream", "windowed"))
+        hop_s = hop / spotter.sample_rate
+        result[f"{hop_s * 1e3:g}ms"] = {
+            "stream_ms_per_hop": round(stream * 1e3, 4),
+            "windowed_ms_per_hop": round(windowed * 1e3, 4),
+            "stream_ms_per_10ms_audio": round(stream * 1e3 * 0.01 / hop_s, 4),
+            "stream_rtf": round(stream / hop_s, 5),
+            "speedup": round(windowed / stream, 2),
+        }
+    return result
 
 
 def _seconds_per_call(run: Runner, batch: np.ndarray, calls: int) -> float:
@@ -76,6 +129,7 @@ def main() -> None:
     single = (rng.standard_normal((1, clip_samples)) * 0.1).astype(np.float32)
     batch = (rng.standard_normal((256, clip_samples)) * 0.1).astype(np.float32)
     variants = _variants(args.export, args.ckpt)
+    network = _network(args.export, args.ckpt)
     latency = {name: [] for name in variants}
     throughput = {name: [] for name in variants}
     for round_index in range(args.rounds):
@@ -103,7 +157,17 @@ def main() -> None:
             f"{base['ms_per_clip'] / r['ms_per_clip']:7.2f}x {r['clips_per_s']:13.1f} "
             f"{r['clips_per_s'] / base['clips_per_s']:7.2f}x"
         )
-    print(json.dumps(result))
+    streaming = _streaming(args.export, network, args.rounds, args.latency_runs // args.rounds)
+    if streaming:
+        print("\nstreaming, one stream, one thread (ONNX Runtime); rtf = compute time / audio time")
+        print("{:6s} {:>13s} {:>15s} {:>8s} {:>15s} {:>8s}".format(
+            "hop", "stream ms/hop", "windowed ms/hop", "speed-up", "ms per 10 ms", "rtf"))  # fmt: skip
+        for hop, r in streaming.items():
+            print(
+                f"{hop:6s} {r['stream_ms_per_hop']:13.3f} {r['windowed_ms_per_hop']:15.3f} "
+                f"{r['speedup']:7.2f}x {r['stream_ms_per_10ms_audio']:15.4f} {r['stream_rtf']:8.4f}"
+            )
+    print(json.dumps({**result, "streaming": streaming}))
 
 
 if __name__ == "__main__":

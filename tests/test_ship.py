@@ -192,5 +192,9 @@ def test_bench_infer_prints_every_variant_and_a_json_last_line(shipped):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     figures = json.loads(result.stdout.strip().splitlines()[-1])
+    streaming = figures.pop("streaming")
     assert set(figures) == {"pytorch_eager", "torchscript", "onnx_fp32", "onnx_int8"}
     assert all(f["ms_per_clip"] > 0 and f["clips_per_s"] > 0 for f in figures.values())
+    assert set(streaming) == {"10ms", "100ms"}  # the export's hop and one feature frame
+    for hop_ms, figure in ((10, streaming["10ms"]), (100, streaming["100ms"])):
+        assert figure["stream_rtf"] == pytest.approx(figure["stream_ms_per_hop"] / hop_ms, rel=0.01)

@@ -49,8 +49,7 @@ class LogMel(nn.Module):
     def mel_power(self, waveform: Tensor) -> Tensor:
         """[batch, samples] → mel power [batch, n_mels, frames]."""
         if self.stft_as_matmul:
-            power = self.matmul_power(waveform)  # [batch, frames, columns]
-            return torch.matmul(power, self.mel_fb_matmul_order).transpose(1, 2)
+            return self.mel_power_of_frames(self.matmul_power.windowed_frames(waveform))
         spec = torch.stft(
             waveform,
             n_fft=self.n_fft,
@@ -65,9 +64,20 @@ class LogMel(nn.Module):
         power = spec.real.pow(2) + spec.imag.pow(2)
         return torch.matmul(self.mel_fb, power)
 
+    def mel_power_of_frames(self, frames: Tensor) -> Tensor:
+        """Windowed frames [batch, frames, n_fft] → mel power [batch, n_mels, frames] (streaming: one frame
+        at a time, kws.ship.streaming)."""
+        return torch.matmul(self.matmul_power.power_of_frames(frames), self.mel_fb_matmul_order).transpose(
+            1, 2
+        )
+
     def forward(self, waveform: Tensor) -> Tensor:
         """[batch, samples] → [batch, channels, frames]: natural-log mel power, or MFCCs."""
-        features = torch.log(self.mel_power(waveform) + 1e-6)
+        return self.from_mel_power(self.mel_power(waveform))
+
+    def from_mel_power(self, mel_power: Tensor) -> Tensor:
+        """Mel power [batch, n_mels, frames] → the features the classifier takes."""
+        features = torch.log(mel_power + 1e-6)
         if self.dct is not None:
             features = torch.matmul(self.dct, features)
         if self.normalize:

@@ -52,7 +52,7 @@ class MatmulPowerSpectrum(nn.Module):
         bins = (torch.arange(self.n1)[:, None] + self.n1 * torch.arange(self.k2)[None, :]).reshape(-1)
         self.register_buffer("bins", torch.where(bins <= n_fft // 2, bins, -1), persistent=False)
 
-    def _windowed_frames(self, waveform: Tensor) -> Tensor:
+    def windowed_frames(self, waveform: Tensor) -> Tensor:
         """[batch, frames, n_fft]: frames of torch.stft(center=True), window applied, built from
         hop-sized chunks by slicing (ONNX Slice/Concat) instead of a gather."""
         batch, samples = waveform.shape
@@ -71,7 +71,10 @@ class MatmulPowerSpectrum(nn.Module):
         )
 
     def forward(self, waveform: Tensor) -> Tensor:
-        frames = self._windowed_frames(waveform)
+        return self.power_of_frames(self.windowed_frames(waveform))
+
+    def power_of_frames(self, frames: Tensor) -> Tensor:
+        """Windowed frames [batch, frames, n_fft] → |DFT|² [batch, frames, columns]."""
         batch, count = frames.shape[0], frames.shape[1]
         x = frames.reshape(batch, count, self.n1, self.n2).transpose(-1, -2)  # [.., i2, i1]
         stage1 = x @ self.stage1  # [.., i2, k1 re | k1 im]

@@ -7,6 +7,8 @@ The model may be an export folder (model.json + model.onnx, run by ONNX Runtime)
 Windows of the model's clip length are centred every `hop` seconds (the file is zero-padded by half a
 window at both ends, so a word at the very start or end can still sit in the middle of a window) and fed
 as they are: the training clips had their word centred, which is what the window centred on a word holds.
+An export's model.stream.onnx (or a checkpoint's network) computes those windows' posteriors as a stream,
+each feature frame once (kws.ship.streaming); other hops, and models without one, score each window whole.
 
 Defaults, and why (model.json's `detection` settings, written by `kws-detect-eval --calibrate
 FA_PER_HOUR`, replace them for that model; flags typed on the command line win over both):
@@ -33,7 +35,8 @@ import numpy as np
 
 from kws.data.tasks import NON_KEYWORDS
 from kws.errors import ArgumentParser, KWSError, user_errors_as_one_line
-from kws.ship.runtime import Spotter, load_spotter, read_audio
+from kws.ship.runtime import Spotter, load_spotter, read_audio, softmax
+from kws.ship.streaming import stream_logits
 
 BATCH_WINDOWS = 256
 LOUD_PERCENTILE = 95  # "the loud parts of the file": robust to a few clicks, unlike the maximum
@@ -132,10 +135,23 @@ def window_posteriors(
     if len(audio) == 0:
         return np.zeros((0, len(spotter.labels)), np.float32), np.zeros(0)
     hop_samples = max(1, round(hop_s * spotter.sample_rate))
-    windows = sliding_windows(audio, spotter.clip_samples, hop_samples)
-    probs, rms = score_windows(windows, spotter)
-    centres = np.arange(len(windows)) * hop_samples / spotter.sample_rate
+    stream = spotter.stream_at(hop_samples)
+    if stream is not None:
+        probs = softmax(stream_logits(audio, stream, spotter.clip_samples))
+        rms = window_rms(audio, spotter.clip_samples, hop_samples)
+    else:  # a model without a streaming form at this hop: every window computed whole
+        probs, rms = score_windows(sliding_windows(audio, spotter.clip_samples, hop_samples), spotter)
+    centres = np.arange(len(probs)) * hop_samples / spotter.sample_rate
     return probs * loud_enough(rms, gate_db)[:, None], centres
+
+
+def window_rms(audio: np.ndarray, clip_samples: int, hop_samples: int) -> np.ndarray:
+    """RMS of each of sliding_windows' windows, from running sums: no window is materialised."""
+    half = clip_samples // 2
+    squares = np.square(np.pad(audio.astype(np.float64), (half, clip_samples - half)))
+    running = np.concatenate([[0.0], np.cumsum(squares)])
+    begins = np.arange(0, len(audio), hop_samples)
+    return np.sqrt(np.maximum(running[begins + clip_samples] - running[begins], 0.0) / clip_samples)
 
 
 def fire(

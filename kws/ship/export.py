@@ -5,8 +5,11 @@
 
 Both models take a float32 waveform [batch, clip_samples] in [-1, 1] at the training sample rate
 (features are inside) and return logits [batch, labels]; model.json says how to prepare that input.
-The models are written to a hidden staging folder and only moved into the output folder once ONNX Runtime
-and TorchScript give the eager network's logits (to parity_atol) on clips of the checkpoint's test split.
+model.stream.onnx is the same network as a streaming step (kws.ship.streaming_step: a hop of audio and
+two states in, logits and the next states out; model.json's "streaming" says how to feed it), which
+kws-detect and kws-detect-eval run. The models are written to a hidden staging folder and only moved
+into the output folder once ONNX Runtime and TorchScript give the eager network's logits (to parity_atol)
+on clips of the checkpoint's test split, and the streaming model on a recording made of them.
 """
 
 import json
@@ -26,9 +29,12 @@ from kws.cli import hydra_app
 from kws.data.datamodule import KWSDataModule
 from kws.data.preparation import Preparation
 from kws.errors import KWSError
-from kws.models.features import stft_as_matmul
+from kws.models.features import LogMel, stft_as_matmul
+from kws.ship.detect import DEFAULTS, sliding_windows
 from kws.ship.quantize import accuracy, quantize
 from kws.ship.runtime import onnx_runner
+from kws.ship.streaming import onnx_stream, stream_logits
+from kws.ship.streaming_step import export_onnx as export_stream_onnx
 from kws.training.checkpoint import load_checkpoint
 from kws.training.module import KWSModule
 
@@ -84,8 +90,9 @@ def export(cfg: DictConfig) -> dict[str, Path]:
             os.replace(path, files[kind])
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    if not cfg.quantize:  # an int8 model left by an earlier export would not match these files
-        (out_dir / "model.int8.onnx").unlink(missing_ok=True)
+    for kind, name in (("onnx_int8", "model.int8.onnx"), ("onnx_stream", "model.stream.onnx")):
+        if kind not in files:  # left by an earlier export, it would not match these files
+            (out_dir / name).unlink(missing_ok=True)
     for kind, path in files.items():
         print(f"{kind:12s} {path}")
     return files
@@ -129,6 +136,9 @@ def _write_and_check(
     }
     sidecar = _sidecar(module, ckpt_path, cfg.opset)
     sidecar["parity"] = _check_parity(network, files, batches, cfg.parity_atol)
+    sidecar["streaming"] = _export_stream(network, module.preparation, staging, cfg, batches["test_clips"])
+    if sidecar["streaming"]:
+        files["onnx_stream"] = staging / sidecar["streaming"]["file"]
     if cfg.quantize:  # not held to parity_atol: int8 changes the logits by design; its accuracy is reported
         files["onnx_int8"] = staging / "model.int8.onnx"
         sidecar["int8"] = _quantize(files, cfg, data, module.preparation)
@@ -161,6 +171,41 @@ def _check_parity(
                     )
                 result.setdefault(f"{name}_max_abs_diff", {})[key] = diff
     return result
+
+
+def _export_stream(
+    network: torch.nn.Module,
+    preparation: Preparation,
+    staging: Path,
+    cfg: DictConfig,
+    test_clips: tuple[str, np.ndarray],
+) -> dict[str, Any] | None:
+    """model.stream.onnx (kws.ship.streaming_step) and its model.json entry, once it gives the eager
+    network's logits on every window of a recording made of the parity test clips; None for a model
+    without a log-mel front-end (M5), which kws-detect runs window by window."""
+    if not isinstance(network.frontend, LogMel):
+        log.info(
+            "no streaming model: %s takes the waveform, not log-mel frames", type(network.classifier).__name__
+        )
+        return None
+    hop = round((cfg.stream_hop_s or DEFAULTS["hop_s"]) * preparation.sample_rate)
+    path = staging / "model.stream.onnx"
+    entry = export_stream_onnx(network, preparation.clip_samples, hop, path, cfg.opset)
+    described, clips = test_clips
+    recording = clips[:16].reshape(-1)
+    with torch.no_grad():
+        windows = np.ascontiguousarray(sliding_windows(recording, preparation.clip_samples, hop))
+        expected = network(torch.from_numpy(windows)).numpy()
+    got = stream_logits(recording, onnx_stream(staging, entry, threads=0), preparation.clip_samples)
+    diff = float(np.abs(got - expected).max())
+    if not diff <= cfg.parity_atol:
+        raise KWSError(
+            f"export check failed: the streaming model's logits differ from PyTorch's windows by up to "
+            f"{diff:.3g} on a recording of {described} (tolerance parity_atol={cfg.parity_atol:g}); "
+            "the output folder is left as it was"
+        )
+    entry["parity_max_abs_diff"] = diff
+    return entry
 
 
 def _data_root(module: KWSModule, cfg: DictConfig) -> str:

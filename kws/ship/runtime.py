@@ -30,6 +30,8 @@ class Spotter:
     run: object = field(repr=False)  # float32 [batch, clip_samples] -> logits [batch, labels]
     source: str = ""
     detection: dict = field(default_factory=dict)  # model.json's calibrated kws-detect settings, if any
+    # hop in samples -> the model as a streaming step (kws.ship.streaming) at that hop, None if it has none
+    stream_at: Callable[[int], object] = field(default=lambda hop: None, repr=False)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -47,9 +49,12 @@ class Spotter:
         return self.run(np.ascontiguousarray(waveforms, dtype=np.float32))
 
     def probabilities(self, waveforms: np.ndarray) -> np.ndarray:
-        logits = self.logits(waveforms)
-        exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
-        return exp / exp.sum(axis=-1, keepdims=True)
+        return softmax(self.logits(waveforms))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return exp / exp.sum(axis=-1, keepdims=True)
 
 
 def load_spotter(path: str | Path, model_file: str = "model.onnx", threads: int = 1) -> Spotter:
@@ -76,7 +81,26 @@ def _from_export(folder: Path, model_file: str, threads: int) -> Spotter:
         onnx_runner(model_path, threads),
         str(model_path),
         sidecar.get("detection", {}).get("settings", {}),
+        _exported_stream(folder, sidecar.get("streaming"), threads),
     )
+
+
+def _exported_stream(folder: Path, entry: dict | None, threads: int) -> Callable[[int], object]:
+    """The export's streaming model (older exports have none), loaded when first asked for."""
+    if not entry or not (folder / entry["file"]).is_file():
+        return lambda hop: None
+    loaded = []
+
+    def at(hop: int) -> object:
+        if hop != entry["hop_samples"]:
+            return None
+        if not loaded:
+            from kws.ship.streaming import onnx_stream
+
+            loaded.append(onnx_stream(folder, entry, threads))
+        return loaded[0]
+
+    return at
 
 
 def sidecar_preparation(sidecar: dict, sidecar_path: Path) -> Preparation:
@@ -102,8 +126,18 @@ def _recorded(sidecar: dict, sidecar_path: Path) -> dict:
 
 
 def onnx_runner(model_path: Path, threads: int = 1) -> Callable[[np.ndarray], np.ndarray]:
-    """ONNX Runtime on the CPU for a kws export: float32 waveforms [batch, samples] -> logits. The one
-    place a session is made (inference, the export's parity check and int8 scoring use it)."""
+    """ONNX Runtime on the CPU for a kws export: float32 waveforms [batch, samples] -> logits."""
+    session = onnx_session(model_path, threads)
+
+    def run(waveforms: np.ndarray) -> np.ndarray:
+        return session.run(None, {"waveform": np.ascontiguousarray(waveforms, dtype=np.float32)})[0]
+
+    return run
+
+
+def onnx_session(model_path: Path, threads: int = 1):  # noqa: ANN201
+    """An ONNX Runtime session on the CPU, `threads` threads (0: ONNX Runtime's choice). The one place a
+    session is made (inference, streaming, the export's parity check and int8 scoring use it)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
@@ -114,11 +148,7 @@ def onnx_runner(model_path: Path, threads: int = 1) -> Callable[[np.ndarray], np
     except Exception as err:  # onnxruntime's own exception types (InvalidProtobuf, Fail, …)
         message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise KWSError(f"{model_path}: not a usable ONNX model ({message[:200]})") from None
-
-    def run(waveforms: np.ndarray) -> np.ndarray:
-        return session.run(None, {"waveform": np.ascontiguousarray(waveforms, dtype=np.float32)})[0]
-
-    return run
+    return session
 
 
 def _from_checkpoint(ckpt_path: Path) -> Spotter:
@@ -133,7 +163,16 @@ def _from_checkpoint(ckpt_path: Path) -> Spotter:
         with torch.no_grad():
             return network(torch.from_numpy(waveforms)).numpy()
 
-    return Spotter(module.preparation, run, str(ckpt_path))
+    def stream_at(hop: int) -> object:
+        from kws.models.features import LogMel
+        from kws.ship.streaming_step import eager_stream
+
+        frontend = network.frontend
+        if not isinstance(frontend, LogMel) or hop % frontend.hop_length:
+            return None
+        return eager_stream(network, module.preparation.clip_samples, hop)
+
+    return Spotter(module.preparation, run, str(ckpt_path), stream_at=stream_at)
 
 
 def read_audio(path: str | Path, sample_rate: int) -> tuple[np.ndarray, list[str]]:
