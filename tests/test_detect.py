@@ -102,6 +102,14 @@ def test_detect_eval_reports_frr_at_false_accepts_per_hour_and_calibrates(
     wanted = chosen["settings"]
     assert (settings["threshold"], settings["smooth"]) == (wanted["threshold"], wanted["smooth"])
     assert settings_for(spotter, {"threshold": 0.9})["threshold"] == 0.9  # what the user types wins
+    assert spotter.stream_at(round(settings["hop_s"] * 16000)) is not None  # the streams ran streaming
+    detect_eval_main([*args, "--out", str(out)], speak_negatives=spoken_words)  # same streams, no calibration
+    at_setting = json.loads(capsys.readouterr().out.splitlines()[-1])["at_model_setting"]
+    assert at_setting["threshold"] == wanted["threshold"] and at_setting["smooth"] == wanted["smooth"]
+    assert (at_setting["frr"], at_setting["fa_per_hour"]) == (
+        chosen["measured"]["frr"],
+        chosen["measured"]["fa_per_hour"],
+    )
     calibrated = (exported_model / "model.json").read_bytes()
     with pytest.raises(SystemExit) as exit_info:  # a budget nothing meets: one line, model.json untouched
         detect_eval_main([*args, "--out", str(out), "--calibrate", "-1"], speak_negatives=None)
