@@ -67,6 +67,7 @@ def test_checkpoint_describes_itself(trained_run):
         "task_seed",
         "skip_bad_files",
         "unknown_roots",
+        "synth_unknowns",
     }
 
 

@@ -44,13 +44,7 @@ class Task:
         rng = np.random.default_rng([self.seed, SUBSET_STREAM[subset]])
         extra = []
         if self.unknown_fraction > 0:
-            others = [path for path, word in files if word not in self.words]
-            for other_root in self.unknown_roots:  # the same split of theirs: speakers stay apart
-                others += [
-                    path
-                    for path, word in speech_commands.split_files(other_root, subset)
-                    if word not in self.words
-                ]
+            others = self._other_words(files, subset)
             count = min(len(others), round(len(known) * self.unknown_fraction))
             picked = sorted(rng.choice(len(others), size=count, replace=False)) if count else []
             extra += [ClipSource(str(others[i]), index[self.unknown_label]) for i in picked]
@@ -59,6 +53,23 @@ class Task:
                 root, round(len(known) * self.silence_fraction), index[self.silence_label], sample_rate, rng
             )
         return known + extra
+
+    def unknown_shortfall(self, root: str | Path, subset: str) -> int:
+        """How many more clips of other words `subset` would need for unknown_fraction (0: enough)."""
+        files = speech_commands.split_files(root, subset)
+        wanted = round(sum(word in self.words for _, word in files) * self.unknown_fraction)
+        return max(0, wanted - len(self._other_words(files, subset)))
+
+    def _other_words(self, files: list, subset: str) -> list[Path]:
+        """The `_unknown_` pool: the root's non-keyword clips of the split, then the unknown roots'."""
+        others = [path for path, word in files if word not in self.words]
+        for other_root in self.unknown_roots:  # the same split of theirs: speakers stay apart
+            others += [
+                path
+                for path, word in speech_commands.split_files(other_root, subset)
+                if word not in self.words
+            ]
+        return others
 
     def _silence(
         self, root: str | Path, count: int, label: int, sample_rate: int, rng: np.random.Generator
