@@ -49,3 +49,13 @@ def test_planted_keywords_are_found_and_a_planted_false_trigger_is_counted_per_h
     assert silent["fa_per_hour"] == 0.0 and silent["frr"] == 1.0
     assert best_within([point, silent], budget=0.0) is silent
     assert best_within([point, silent], budget=point["fa_per_hour"]) is point
+
+
+def test_false_rejects_are_counted_per_snr() -> None:
+    noise = [0.01 * np.random.default_rng(1).standard_normal(60 * RATE).astype(np.float32)]
+    material = streams.Material(
+        keywords=[("yes", tone(KEYWORD_HZ)) for _ in range(6)], negatives=[], noises=noise
+    )
+    scored = score_streams(tone_spotter(), material, 0.001, [20.0, -40.0], seed=0)  # -40 dB: drowned
+    point = operating_point(scored, ["yes", "_unknown_"], smooth=1, threshold=0.9)
+    assert point["frr_at_snr_db"] == {"20": 0.0, "-40": 1.0} and point["frr"] == 0.5

@@ -50,6 +50,7 @@ class Scored:
     negatives: list[tuple[np.ndarray, np.ndarray]]
     positive_count: int
     negative_hours: float
+    snr_db: list[float]  # the k-th planted keyword's SNR is snr_db[k % len(snr_db)]
 
 
 def score_streams(
@@ -73,7 +74,7 @@ def score_streams(
         audio = streams.bed(material.noises, int((hours * 3600 - seconds) * rate) + 1, rate, rng)
         negatives.append(window_posteriors(_as_recorded(audio, spotter), spotter, hop, gate))
         seconds += audio.size / rate
-    return Scored(positives, negatives, len(items), seconds / 3600)
+    return Scored(positives, negatives, len(items), seconds / 3600, list(snr_db))
 
 
 def _as_recorded(audio: np.ndarray, spotter: Spotter) -> np.ndarray:
@@ -99,6 +100,9 @@ def operating_point(scored: Scored, labels: list[str], smooth: int, threshold: f
     quiet = DEFAULTS["refractory_s"]
     missed: dict[str, int] = {}
     planted: dict[str, int] = {}
+    levels = len(scored.snr_db)
+    missed_at_level = [0] * levels
+    number = 0
     for probs, centres, truth in scored.positives:
         found = fire(probs, centres, labels, smooth, threshold, quiet)
         for label, time in truth:
@@ -106,8 +110,10 @@ def operating_point(scored: Scored, labels: list[str], smooth: int, threshold: f
             hit = next((d for d in found if d.label == label and abs(d.time - time) <= TOLERANCE_S), None)
             if hit is None:
                 missed[label] = missed.get(label, 0) + 1
+                missed_at_level[number % levels] += 1
             else:
                 found.remove(hit)
+            number += 1
     false_accepts: dict[str, int] = {}
     for probs, centres in scored.negatives:
         for detection in fire(probs, centres, labels, smooth, threshold, quiet):
@@ -118,6 +124,10 @@ def operating_point(scored: Scored, labels: list[str], smooth: int, threshold: f
         "threshold": float(threshold),
         "frr": sum(missed.values()) / max(scored.positive_count, 1),
         "fa_per_hour": sum(false_accepts.values()) / hours,
+        "frr_at_snr_db": {  # the k-th keyword was planted at snr_db[k % levels]
+            f"{scored.snr_db[i]:g}": missed_at_level[i] / max(len(range(i, scored.positive_count, levels)), 1)
+            for i in range(levels)
+        },
         "per_keyword": {
             label: {"frr": missed.get(label, 0) / count, "fa_per_hour": false_accepts.get(label, 0) / hours}
             for label, count in sorted(planted.items())
@@ -222,7 +232,12 @@ def _at_model_setting(scored: Scored, spotter: Spotter) -> dict:
         f"  at model.json's setting (smooth {point['smooth']}, threshold {point['threshold']:.4f}): "
         f"false-reject rate {point['frr']:.3f}, {point['fa_per_hour']:.2f} false accepts/h"
     )
-    return {key: point[key] for key in ("smooth", "threshold", "frr", "fa_per_hour")}
+    print(f"    by SNR: {_by_snr(point)}")
+    return {key: point[key] for key in ("smooth", "threshold", "frr", "fa_per_hour", "frr_at_snr_db")}
+
+
+def _by_snr(point: dict) -> str:
+    return ", ".join(f"{frr:.3f} at {snr} dB" for snr, frr in point["frr_at_snr_db"].items())
 
 
 def _default_out(model: Path, split: str) -> Path:
@@ -248,6 +263,7 @@ def _print_report(scored: Scored, at_budget: dict, picture: Path, args: argparse
         )
     middle = at_budget[0.5]
     if middle is not None:
+        print(f"    by SNR: {_by_snr(middle)}")
         for label, figures in middle["per_keyword"].items():
             frr, fa = figures["frr"], figures["fa_per_hour"]
             print(f"    {label:>12}: false rejects {frr:.3f}, false accepts {fa:.2f}/h")
