@@ -5,8 +5,8 @@ A cache directory is named by a hash of everything that decides its contents (ea
 mtime, its label, the decoding settings, the clip length setting), so changing any of them builds a
 new one. It is assembled in a hidden sibling directory and renamed into place when complete, so a killed
 build never leaves anything that loads. meta.json records each array file's size and CRC-32, checked
-whenever the cache is opened (about 0.7 s per GB): a truncated or overwritten cache is rebuilt, with a
-warning, instead of crashing or being trained on.
+whenever the cache is opened (1.7 s per GB on a busy 2-core machine): a truncated or overwritten cache
+is rebuilt, with a warning, instead of crashing or being trained on.
 """
 
 import hashlib
@@ -90,10 +90,11 @@ def damage(directory: Path) -> str | None:
 
 
 def checksum(path: Path) -> int:
-    crc = 0
-    with path.open("rb") as handle:
-        while piece := handle.read(CHECKSUM_CHUNK):
-            crc = zlib.crc32(piece, crc)
+    buffer = bytearray(CHECKSUM_CHUNK)  # one buffer for the whole file: no allocation per piece
+    view, crc = memoryview(buffer), 0
+    with path.open("rb", buffering=0) as handle:
+        while count := handle.readinto(buffer):
+            crc = zlib.crc32(view[:count], crc)
     return crc
 
 
