@@ -3,6 +3,7 @@ checkpoint, Ctrl-C, two runs racing on one cache, and a resume that must equal t
 Each test is a row of the README's "faults survived" table."""
 
 import errno
+import json
 import logging
 import os
 import signal
@@ -10,10 +11,12 @@ import subprocess
 import sys
 import time
 
+import lightning as L
 import numpy as np
 import pytest
 import torch
 
+import kws.train as kws_train
 from kws import atomic
 from kws.data import cache
 from kws.errors import KWSError
@@ -150,3 +153,78 @@ def test_a_damaged_checkpoint_is_one_line_in_every_command(root, tmp_path):
     for command in commands.values():
         with pytest.raises(KWSError, match=expected):
             command()
+
+
+def test_starting_a_data_loader_draws_nothing_from_the_global_rng(root):
+    """Resume was not exact because Lightning starts the first epoch's loader before EpochSeed re-seeds
+    when a run starts or resumes, and after it in later epochs: any draw there shifts augmentation."""
+    datamodule = prepared_module(root, batch_size=4)
+    state = torch.get_rng_state()
+    for loader in (datamodule.train_dataloader(), datamodule.val_dataloader()):
+        iter(loader)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+class _Crash(L.Callback):
+    """Stands in for `kill -9` in the middle of an epoch: nothing after it reaches the run directory."""
+
+    def __init__(self, epoch: int, batch: int) -> None:
+        self.at = (epoch, batch)
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if (trainer.current_epoch, batch_idx) == self.at:
+            raise RuntimeError("crash")
+
+
+def _metrics(run_dir) -> dict:
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    return {key: metrics[key] for key in ("val/acc_best", "test/acc", "test/loss", "epochs")}
+
+
+@pytest.mark.slow
+def test_resume_after_a_crash_equals_the_uninterrupted_run_on_real_clips(real8_root, tmp_path, monkeypatch):
+    """Background noise, speed perturbation and every default augmentation, on the real clips."""
+    settings = [f"data.root={real8_root}", "data.train_fraction=0.2", "trainer.max_epochs=3"]
+    settings += ["augment.waveform.speed_min=0.9", "augment.waveform.speed_max=1.1", *FAST]
+    train(compose_config("train", tmp_path / "whole", settings))
+
+    callbacks = kws_train._callbacks
+    monkeypatch.setattr(kws_train, "_callbacks", lambda cfg: [*callbacks(cfg), _Crash(epoch=2, batch=3)])
+    with pytest.raises(RuntimeError, match="crash"):
+        train(compose_config("train", tmp_path / "crashed", settings))
+    monkeypatch.undo()
+    train(compose_config("train", tmp_path / "crashed", [*settings, "ckpt_path=last"]))
+    assert _metrics(tmp_path / "crashed") == _metrics(tmp_path / "whole")
+
+
+def _kws_train(run_dir, *overrides: str) -> subprocess.Popen:
+    command = [sys.executable, "-m", "kws.train", f"hydra.run.dir={run_dir}", *overrides]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.slow
+def test_two_runs_started_at_once_on_an_empty_cache_agree_and_share_one_cache(root, tmp_path):
+    overrides = _train_overrides(root, "trainer.max_epochs=2")
+    runs = [_kws_train(tmp_path / name, *overrides) for name in ("first", "second")]
+    for run in runs:
+        assert run.wait(timeout=600) == 0, run.stderr.read()[-3000:]
+    assert _metrics(tmp_path / "first") == _metrics(tmp_path / "second")
+    cached = sorted(p.name.split("-")[0] for p in (root.parent / "cache").iterdir())
+    assert cached == ["testing", "training", "validation"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_with_a_usable_last_checkpoint_and_says_how_to_resume(root, tmp_path):
+    run_dir = tmp_path / "run"
+    running = _kws_train(run_dir, *_train_overrides(root, "trainer.max_epochs=100000"))
+    last = run_dir / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 300
+    while not last.is_file():
+        assert running.poll() is None and time.monotonic() < deadline, "no epoch finished"
+        time.sleep(0.05)
+    running.send_signal(signal.SIGINT)
+    assert running.wait(timeout=120) != 0
+    log = (run_dir / "train.log").read_text()
+    assert "holds the last finished epoch. Resume: the same kws-train command with ckpt_path=last " in log
+    assert f"hydra.run.dir={run_dir}" in log and load_checkpoint(last) is not None
+    assert _leftovers(last.parent) == []
