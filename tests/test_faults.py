@@ -184,12 +184,12 @@ def _metrics(run_dir) -> dict:
 @pytest.mark.slow
 def test_resume_after_a_crash_equals_the_uninterrupted_run_on_real_clips(real8_root, tmp_path, monkeypatch):
     """Background noise, speed perturbation and every default augmentation, on the real clips."""
-    settings = [f"data.root={real8_root}", "data.train_fraction=0.2", "trainer.max_epochs=3"]
+    settings = [f"data.root={real8_root}", "data.train_fraction=0.1", "trainer.max_epochs=2"]
     settings += ["augment.waveform.speed_min=0.9", "augment.waveform.speed_max=1.1", *FAST]
     train(compose_config("train", tmp_path / "whole", settings))
 
     callbacks = kws_train._callbacks
-    monkeypatch.setattr(kws_train, "_callbacks", lambda cfg: [*callbacks(cfg), _Crash(epoch=2, batch=3)])
+    monkeypatch.setattr(kws_train, "_callbacks", lambda cfg: [*callbacks(cfg), _Crash(epoch=1, batch=2)])
     with pytest.raises(RuntimeError, match="crash"):
         train(compose_config("train", tmp_path / "crashed", settings))
     monkeypatch.undo()
