@@ -15,6 +15,7 @@ from typing import Any
 import lightning as L
 from omegaconf import DictConfig
 
+from kws import atomic
 from kws.cli import hydra_app
 from kws.data.datamodule import KWSDataModule
 from kws.data.speech_commands import SUBSETS
@@ -47,7 +48,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     report = report_split(
         module.network, module.preparation, datamodule.test_dataloader(), out_dir, cfg.split, examples=0
     )
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    atomic.write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     print(per_class_table(report["per_class"]))
     print(f"{cfg.split}: accuracy {tested['test/acc']:.4f}, loss {tested['test/loss']:.4f}")
     print(f"-> {out_dir / 'metrics.json'}, {out_dir / f'{cfg.split}_confusion.png'}, {cfg.split}_report.json")

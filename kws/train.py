@@ -23,6 +23,7 @@ from lightning.pytorch.profilers import AdvancedProfiler, PyTorchProfiler, Simpl
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
+from kws import atomic
 from kws.cli import hydra_app
 from kws.data.datamodule import KWSDataModule
 from kws.errors import KWSError
@@ -30,12 +31,17 @@ from kws.evaluation.split_report import report_split
 from kws.models import count_parameters
 from kws.models.complexity import count_macs
 from kws.training.callbacks import EpochSummary, weight_averaging
-from kws.training.checkpoint import load_checkpoint
+from kws.training.checkpoint import (
+    AtomicCheckpointIO,
+    load_checkpoint,
+    read_checkpoint,
+    readable_alternatives,
+)
 from kws.training.diagnostics import CurveDiagnostics, GradientMonitor
 from kws.training.hparams import HP_METRICS, hyperparameters
 from kws.training.lr_find import find_learning_rate
 from kws.training.module import KWSModule
-from kws.training.resilience import EpochSeed, StopOnNonFiniteLoss
+from kws.training.resilience import EpochSeed, ResumeHintOnInterrupt, StopOnNonFiniteLoss
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +73,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     run_dir = Path(cfg.paths.output_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     if rank_zero_only.rank == 0:  # under DDP every process runs this function; one writes the files
-        OmegaConf.save(cfg, run_dir / "config.yaml", resolve=True)
+        atomic.write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     L.seed_everything(cfg.seed, workers=True)
 
     datamodule = KWSDataModule(**cfg.data)
@@ -95,13 +101,18 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
             ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last", enable_version_counter=False)
         )
     logger = TensorBoardLogger(save_dir=run_dir, name="tensorboard", version="", default_hp_metric=False)
-    guards = [EpochSeed(cfg.seed), StopOnNonFiniteLoss(run_dir / "checkpoints")]
+    guards = [
+        EpochSeed(cfg.seed),
+        StopOnNonFiniteLoss(run_dir / "checkpoints"),
+        ResumeHintOnInterrupt(run_dir),
+    ]
     trainer_args, debug_callbacks = _debugging(_plain(cfg.trainer), run_dir)
     trainer = L.Trainer(
         **trainer_args,
         callbacks=[*checkpoints, *guards, *_callbacks(cfg.callbacks), *debug_callbacks],
         logger=logger,
         default_root_dir=run_dir,
+        plugins=[AtomicCheckpointIO()],
     )
 
     if cfg.lr_find:
@@ -124,7 +135,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     else:  # fast_dev_run saves no checkpoint (nor does a run that never validated): nothing to report on
         log.warning("no best checkpoint to test or report on: metrics.json has no val/acc_best or test/*")
     if trainer.is_global_zero:
-        (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+        atomic.write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     if trainer.is_global_zero and best_path:
         best = load_checkpoint(best_path)
         report_split(
@@ -147,14 +158,21 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def _resume_from(ckpt_path: str | None, run_dir: Path) -> str | None:
     """`ckpt_path=last`: this run directory's checkpoints/last.ckpt (resume a run in place with
-    hydra.run.dir=<its directory>); anything else is a checkpoint path (or None: start fresh)."""
+    hydra.run.dir=<its directory>); anything else is a checkpoint path (or None: start fresh). Either is
+    read once here, so a damaged file is one line before training starts, not a torch traceback."""
     if ckpt_path != "last":
+        if ckpt_path:
+            read_checkpoint(ckpt_path)
         return ckpt_path
     last = run_dir / "checkpoints" / "last.ckpt"
     if not last.is_file():
         raise KWSError(
             f"ckpt_path=last: {last} does not exist; resume with hydra.run.dir=<the run's directory>"
         )
+    try:
+        read_checkpoint(last)
+    except KWSError as err:
+        raise KWSError(f"{err}; {readable_alternatives(last)}") from None
     log.info("resuming from %s", last)
     return str(last)
 

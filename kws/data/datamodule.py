@@ -280,6 +280,11 @@ class KWSDataModule(L.LightningDataModule):
             batch_size=None,  # the dataset returns whole batches
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
+            # Every iterator over a loader draws its workers' base seed from this generator, or without
+            # one from torch's global RNG. Lightning creates the first epoch's iterator before
+            # on_train_epoch_start (EpochSeed) when a run starts or resumes, later ones after it, so that
+            # draw shifted the augmentation of the first resumed epoch: resume was not exact.
+            generator=torch.Generator().manual_seed(self.shuffle_seed),
         )
 
     def _shard_loader(self, subset: str, train: bool = False) -> DataLoader:

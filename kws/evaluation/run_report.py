@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from kws import atomic
 from kws.errors import ArgumentParser, KWSError, user_errors_as_one_line
 from kws.evaluation.plots import pyplot
 from kws.evaluation.split_report import draw_confusion
@@ -82,7 +83,8 @@ def main(argv: list[str] | None = None) -> None:
     with user_errors_as_one_line():
         run = read_run(args.run_dir)
     out = args.out or args.run_dir / "report.png"
-    draw(run, str(args.run_dir)).savefig(out, dpi=100)
+    with user_errors_as_one_line():
+        atomic.save_figure(draw(run, str(args.run_dir)), out, dpi=100)
     print(f"report: {out}")
 
 

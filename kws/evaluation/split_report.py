@@ -12,6 +12,7 @@ import torch
 from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 
+from kws import atomic
 from kws.data.preparation import Preparation
 from kws.evaluation.metrics import confusion_matrix, per_class_scores, per_class_table
 from kws.evaluation.plots import pyplot
@@ -82,9 +83,9 @@ def report_split(
     scores = per_class_scores(confusion, labels)
     report = {"labels": labels, "confusion": confusion.tolist(), "per_class": scores}
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / f"{prefix}_report.json").write_text(json.dumps(report, indent=1) + "\n")
+    atomic.write_text(out_dir / f"{prefix}_report.json", json.dumps(report, indent=1) + "\n")
     figure = confusion_figure(confusion, labels, f"{prefix}: {np.trace(confusion)}/{confusion.sum()} right")
-    figure.savefig(out_dir / f"{prefix}_confusion.png", dpi=110)
+    atomic.save_figure(figure, out_dir / f"{prefix}_confusion.png", dpi=110)
     if writer is not None:
         writer.add_figure(f"{prefix}/confusion", figure, step)  # closes the figure
         write_text(writer, f"{prefix}/per_class", per_class_table(scores), step)

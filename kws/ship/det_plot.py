@@ -8,6 +8,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from kws import atomic  # noqa: E402
+
 
 def write_det_curve(points: list[dict], out: Path, title: str) -> Path:
     out.mkdir(parents=True, exist_ok=True)
@@ -25,7 +27,7 @@ def write_det_curve(points: list[dict], out: Path, title: str) -> Path:
     axes.grid(True, which="both", alpha=0.3)
     axes.legend()
     picture = out / "det.png"
-    figure.savefig(picture, dpi=110, bbox_inches="tight")
+    atomic.save_figure(figure, picture, dpi=110, bbox_inches="tight")
     from torch.utils.tensorboard import SummaryWriter
 
     with SummaryWriter(str(out / "tensorboard")) as writer:

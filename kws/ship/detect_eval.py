@@ -18,14 +18,13 @@ false rejects within that budget and writes them into MODEL's model.json, where 
 
 import argparse
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from kws import atomic
 from kws.data.audio import INT16_SCALE
 from kws.data.tasks import NON_KEYWORDS
 from kws.errors import ArgumentParser, KWSError, user_errors_as_one_line
@@ -161,12 +160,7 @@ def write_calibration(model: Path, point: dict, budget: float, scored: Scored, s
             "positives": scored.positive_count,
         },
     }
-    descriptor, temporary = tempfile.mkstemp(prefix=".model.json.", dir=model)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(json.dumps(sidecar, indent=2) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, sidecar_path)
+    atomic.write_text(sidecar_path, json.dumps(sidecar, indent=2) + "\n")
     return sidecar_path
 
 

@@ -14,7 +14,6 @@ on clips of the checkpoint's test split, and the streaming model on a recording 
 
 import json
 import logging
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -24,7 +23,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from kws import __version__
+from kws import __version__, atomic
 from kws.cli import hydra_app
 from kws.data.datamodule import KWSDataModule
 from kws.data.preparation import Preparation
@@ -81,13 +80,18 @@ def export(cfg: DictConfig) -> dict[str, Path]:
         module.preparation, module.hparams.data, _data_root(module, cfg), cfg.cache_dir
     )
     data.split("testing")  # before any work: the root must hold the checkpoint's words
-    out_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))  # same file system: os.replace works
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))  # same file system: renames work
+    except OSError as err:
+        raise atomic.write_error(out_dir, err) from None
     try:
         staged = _write_and_check(module, ckpt_path, staging, cfg, data)
         files = {kind: out_dir / path.name for kind, path in staged.items()}
         for kind, path in staged.items():  # model.json last: it describes the models next to it
-            os.replace(path, files[kind])
+            atomic.move_into_place(path, files[kind])
+    except OSError as err:  # writing the staged files (no space, no permission)
+        raise atomic.write_error(out_dir, err) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     for kind, name in (("onnx_int8", "model.int8.onnx"), ("onnx_stream", "model.stream.onnx")):

@@ -10,6 +10,7 @@ import lightning as L
 import numpy as np
 from lightning.pytorch.tuner import Tuner
 
+from kws import atomic
 from kws.errors import KWSError
 from kws.evaluation.plots import pyplot
 
@@ -39,8 +40,8 @@ def find_learning_rate(
     lrs, losses = finder.results["lr"], finder.results["loss"]
     suggestion = steepest_descent(lrs[SKIP_FIRST:], losses[SKIP_FIRST:])
     _plot(lrs[SKIP_FIRST:], losses[SKIP_FIRST:], suggestion, run_dir / "lr_find.png")
-    (run_dir / "lr_find.json").write_text(
-        json.dumps({"suggestion": suggestion, "lr": lrs, "loss": losses}) + "\n"
+    atomic.write_text(
+        run_dir / "lr_find.json", json.dumps({"suggestion": suggestion, "lr": lrs, "loss": losses}) + "\n"
     )
     log.info("learning-rate finder: suggestion %.3g (plot: %s)", suggestion, run_dir / "lr_find.png")
     log.info("train with it: kws-train optimizer.lr=%.3g …", suggestion)
@@ -85,5 +86,5 @@ def _plot(lrs: list[float], losses: list[float], suggestion: float | None, path:
         axes.legend()
     axes.set_title("learning-rate range test")
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    atomic.save_figure(figure, path, dpi=120)
     plt.close(figure)

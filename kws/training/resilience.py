@@ -1,5 +1,7 @@
-"""What keeps a run reproducible and recoverable: per-epoch seeding and a stop on a non-finite loss."""
+"""What keeps a run reproducible and recoverable: per-epoch seeding, a stop on a non-finite loss and a
+resume hint on Ctrl-C."""
 
+import logging
 import math
 import random
 from pathlib import Path
@@ -10,6 +12,8 @@ import torch
 
 from kws.data.batches import epoch_seed
 from kws.errors import KWSError
+
+log = logging.getLogger(__name__)
 
 
 class EpochSeed(L.Callback):
@@ -30,6 +34,34 @@ class EpochSeed(L.Callback):
         torch.manual_seed(seed)
 
 
+def what_is_kept(checkpoint_dir: Path) -> str:
+    last = checkpoint_dir / "last.ckpt"
+    if not last.is_file():
+        return "no epoch had finished, no checkpoint"
+    return f"{last} holds the last finished epoch"
+
+
+class ResumeHintOnInterrupt(L.Callback):
+    """Ctrl-C: say what is kept and how to go on. Lightning stops the run and exits with status 1; the
+    last.ckpt of the last finished epoch is whole (kws.atomic: an interrupted save leaves it as it was),
+    and resuming from it gives exactly the uninterrupted run."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+
+    def on_exception(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
+    ) -> None:
+        if not isinstance(exception, KeyboardInterrupt) or not trainer.is_global_zero:
+            return
+        hint = (
+            f"interrupted in epoch {trainer.current_epoch + 1}; {what_is_kept(self.run_dir / 'checkpoints')}"
+        )
+        if (self.run_dir / "checkpoints" / "last.ckpt").is_file():
+            hint += f". Resume: the same kws-train command with ckpt_path=last hydra.run.dir={self.run_dir}"
+        log.warning(hint)
+
+
 class StopOnNonFiniteLoss(L.Callback):
     """A NaN or infinite training loss stops the run with a message naming the step; the checkpoints of
     the last finished epoch stay as they are (nothing is saved after the fault)."""
@@ -43,12 +75,7 @@ class StopOnNonFiniteLoss(L.Callback):
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         value = float(loss.detach())
         if not math.isfinite(value):
-            last = self.checkpoint_dir / "last.ckpt"
-            kept = (
-                f"the last good checkpoint is {last}"
-                if last.is_file()
-                else "no epoch had finished, no checkpoint"
-            )
+            kept = what_is_kept(self.checkpoint_dir)
             raise KWSError(
                 f"training loss is {value} at step {trainer.global_step} (epoch {trainer.current_epoch + 1}, "
                 f"batch {batch_idx}); stopped, {kept}. Try a lower optimizer.lr or "
