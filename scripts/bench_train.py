@@ -18,14 +18,17 @@ kws       kws.train.train(cfg) on the real Hydra config (model=…, data.root=�
           decay, checkpoints, TensorBoard logging and validation each epoch. Progress bars are off on both
           sides; kws's test of the best checkpoint afterwards is off (it is after the clock anyway).
 
+Epochs alternate, one process: baseline epoch k, then kws epoch k (the baseline's epoch runs from a
+callback at the start of each kws epoch, off kws's clock and on its own RNG stream), so other jobs on the
+machine slow both sides alike, minute by minute, instead of whichever loop happened to run during them.
+
 What the clocks count. Epoch seconds: one training pass plus the validation pass after it (Lightning
 validates inside the training epoch, which is also what kws's own "epoch …| s" log line counts); for kws
 that includes saving best.ckpt and logging, not last.ckpt (Lightning saves it after the epoch ends). Not in
-it: kws's cache build (reported as cache_s) and either side's setup. Seconds to X %: wall-clock from the
-start of the run (the dataset listing for the baseline, the cache build for kws) to the end of the first
-epoch whose validation accuracy reaches X %, so kws's cache build and setup are in it. Per model the two
-loops run back to back, alternating which goes first (M5: baseline first, CNN: kws first, …), so neither
-side systematically gets the quieter machine. The last line printed is one JSON object.
+it: kws's cache build (reported as cache_s) and either side's setup. Seconds to X %: the side's own time
+from its start (dataset listing and model for the baseline; cache build, setup and Lightning's sanity check
+for kws) to the end of the first epoch whose validation accuracy reaches X %, the other side's epochs left
+out; kws's cache build is in it. The last line printed is one JSON object.
 """
 
 import argparse
@@ -34,154 +37,39 @@ import logging
 import statistics
 import tempfile
 import time
-from dataclasses import dataclass, field
-from functools import partial
+from collections.abc import Callable
 from pathlib import Path
 
 import lightning as L
-import soundfile as sf
 import torch
-import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig, OmegaConf
-from torch import Tensor, nn
-from torch.utils.data import DataLoader
-from torchaudio.datasets import SPEECHCOMMANDS
-from torchaudio.transforms import Resample
+from omegaconf import DictConfig
+from tutorial_loop import Run, TutorialLoop  # scripts/, beside this file
 
 from kws.cli import CONFIG_DIR
 from kws.data.datamodule import KWSDataModule
-from kws.models import KeywordSpotter, build_network
 from kws.train import train
 
 REPO = Path(__file__).resolve().parents[1]
 REAL8 = REPO.parent / "shared" / "data" / "speech_commands_real8"
 THRESHOLDS = (85, 90)  # validation accuracy (%) whose time to reach is reported
-SAMPLE_RATE = 16000
-TUTORIAL_RATE = 8000  # the tutorial resamples to 8 kHz before M5
-
-
-@dataclass
-class Run:
-    """One loop's clock and validation accuracy, epoch by epoch."""
-
-    train_s: list[float] = field(default_factory=list)  # the training pass alone
-    epoch_s: list[float] = field(default_factory=list)  # training pass + validation pass
-    acc: list[float] = field(default_factory=list)
-    elapsed_s: list[float] = field(default_factory=list)  # since the run started, at the epoch's end
-    cache_s: float = 0.0
-    train_clips: int = 0
-
-    def record(self, train_s: float, epoch_s: float, acc: float, elapsed_s: float) -> None:
-        self.train_s.append(train_s)
-        self.epoch_s.append(epoch_s)
-        self.acc.append(acc)
-        self.elapsed_s.append(elapsed_s)
-
-    def seconds_to(self, percent: float) -> float | None:
-        reached = (t for a, t in zip(self.acc, self.elapsed_s, strict=True) if 100 * a >= percent)
-        return next((round(t, 1) for t in reached), None)
-
-
-# --- baseline: the tutorial's data path and loop ----------------------------------------------------------
-
-
-class SoundfileSpeechCommands(SPEECHCOMMANDS):
-    """The tutorial's dataset with soundfile doing torchaudio.load's job: still one file per item."""
-
-    def __getitem__(self, n: int) -> tuple[Tensor, int, str, str, int]:
-        relpath, rate, label, speaker, utterance = self.get_metadata(n)
-        audio, _ = sf.read(Path(self._archive) / relpath, dtype="float32")
-        return torch.from_numpy(audio).unsqueeze(0), rate, label, speaker, utterance
-
-
-def pad_sequence(batch: list[Tensor]) -> Tensor:
-    batch = [item.t() for item in batch]
-    batch = torch.nn.utils.rnn.pad_sequence(batch, batch_first=True, padding_value=0.0)
-    return batch.permute(0, 2, 1)
-
-
-def collate_fn(batch: list[tuple], labels: list[str]) -> tuple[Tensor, Tensor]:
-    tensors, targets = [], []
-    for waveform, _, label, *_ in batch:
-        tensors += [waveform]
-        targets += [torch.tensor(labels.index(label))]
-    return pad_sequence(tensors), torch.stack(targets)
-
-
-def _log_probs(network: KeywordSpotter, transform: nn.Module, data: Tensor) -> Tensor:
-    # The tutorial's M5 ends in log_softmax and takes [batch, 1, samples]; kws networks take [batch, samples].
-    return F.log_softmax(network(transform(data).squeeze(1)), dim=-1)
-
-
-def tutorial_train(network, transform, loader, optimizer, device) -> None:
-    network.train()
-    losses = []
-    for data, target in loader:
-        data, target = data.to(device), target.to(device)
-        loss = F.nll_loss(_log_probs(network, transform, data), target)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-
-
-def tutorial_test(network, transform, loader, device) -> float:
-    network.eval()  # as written: the tutorial's test() has no torch.no_grad()
-    correct = 0
-    for data, target in loader:
-        data, target = data.to(device), target.to(device)
-        pred = _log_probs(network, transform, data).argmax(dim=-1)
-        correct += pred.squeeze().eq(target).sum().item()
-    return correct / len(loader.dataset)
-
-
-def run_baseline(root: Path, cfg: DictConfig, device: torch.device) -> Run:
-    run, started = Run(), time.perf_counter()
-    torch.manual_seed(cfg.seed)
-    train_set = SoundfileSpeechCommands(root, subset="training")
-    validation_set = SoundfileSpeechCommands(root, subset="validation")
-    labels = sorted({train_set.get_metadata(n)[2] for n in range(len(train_set))})
-    cuda = device.type == "cuda"
-    loader = partial(
-        DataLoader,
-        batch_size=cfg.data.batch_size,
-        collate_fn=partial(collate_fn, labels=labels),
-        num_workers=1 if cuda else 0,
-        pin_memory=cuda,
-    )
-    train_loader = loader(train_set, shuffle=True)
-    validation_loader = loader(validation_set, shuffle=False, drop_last=False)
-    plain = partial(OmegaConf.to_container, resolve=True)
-    network = build_network(plain(cfg.model), plain(cfg.features), len(labels), SAMPLE_RATE).to(device)
-    resample = network.takes_waveform  # a log-mel front-end is built for 16 kHz: the CNN gets it as it is
-    transform = Resample(SAMPLE_RATE, TUTORIAL_RATE) if resample else nn.Identity()
-    transform = transform.to(device)
-    optimizer = torch.optim.Adam(network.parameters(), lr=0.01, weight_decay=0.0001)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=20, gamma=0.1)
-    run.train_clips = len(train_set)
-    for _ in range(cfg.trainer.max_epochs):
-        epoch_started = time.perf_counter()
-        tutorial_train(network, transform, train_loader, optimizer, device)
-        trained = time.perf_counter()
-        acc = tutorial_test(network, transform, validation_loader, device)
-        ended = time.perf_counter()
-        run.record(trained - epoch_started, ended - epoch_started, acc, ended - started)
-        scheduler.step()
-    return run
 
 
 # --- kws: kws-train's own loop ---------------------------------------------------------------------------
 
 
 class EpochClock(L.Callback):
-    """Times kws's epochs as its EpochSummary does and reads each epoch's validation accuracy."""
+    """Times kws's epochs as its EpochSummary does and reads each epoch's validation accuracy; runs
+    `between()` (the baseline's epoch) before each epoch, off kws's clock."""
 
-    def __init__(self, run: Run, started: float) -> None:
-        self.run, self.started = run, started
+    def __init__(self, run: Run, started: float, between: Callable[[], None]) -> None:
+        self.run, self.started, self.between, self.paused = run, started, between, 0.0
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        paused = time.perf_counter()
+        self.between()
         self._epoch_started = time.perf_counter()
+        self.paused += self._epoch_started - paused
 
     def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._validation_started = time.perf_counter()
@@ -190,14 +78,15 @@ class EpochClock(L.Callback):
         ended = time.perf_counter()
         acc = float(trainer.callback_metrics["val/acc"])
         train_s = self._validation_started - self._epoch_started
-        self.run.record(train_s, ended - self._epoch_started, acc, ended - self.started)
+        elapsed = ended - self.started - self.paused
+        self.run.record(train_s, ended - self._epoch_started, acc, elapsed)
 
 
-def run_kws(cfg: DictConfig) -> Run:
+def run_kws(cfg: DictConfig, between_epochs: Callable[[], None]) -> Run:
     run, started = Run(), time.perf_counter()
     KWSDataModule(**cfg.data).prepare_data()  # the cache of all three splits; train() then finds it built
     run.cache_s = time.perf_counter() - started
-    _, objects = train(cfg, callbacks=[EpochClock(run, started)])
+    _, objects = train(cfg, callbacks=[EpochClock(run, started, between_epochs)])
     run.train_clips = objects["datamodule"].split("training").meta["clips"]
     return run
 
@@ -215,7 +104,7 @@ def kws_config(overrides: list[str], run_dir: Path | None = None) -> DictConfig:
         )
 
 
-def compare(model: str, args: argparse.Namespace, baseline_first: bool) -> dict[str, Run]:
+def compare(model: str, args: argparse.Namespace) -> dict[str, Run]:
     overrides = [
         f"model={model}",
         f"data.root={args.root}",
@@ -227,14 +116,12 @@ def compare(model: str, args: argparse.Namespace, baseline_first: bool) -> dict[
         "callbacks.misclassified_examples=0",
     ]
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    runs: dict[str, Run] = {}
+    baseline = TutorialLoop(args.root, kws_config(overrides), device)
     with tempfile.TemporaryDirectory(prefix="kws-bench-train-") as run_dir:
-        loops = {
-            "baseline": lambda: run_baseline(args.root, kws_config(overrides), device),
-            "kws": lambda: run_kws(kws_config(overrides, Path(run_dir))),
+        runs = {
+            "baseline": baseline.run,
+            "kws": run_kws(kws_config(overrides, Path(run_dir)), baseline.epoch),
         }
-        for name in ("baseline", "kws") if baseline_first else ("kws", "baseline"):
-            runs[name] = loops[name]()
     if runs["baseline"].train_clips != runs["kws"].train_clips:
         raise RuntimeError(f"training clips differ: { {n: r.train_clips for n, r in runs.items()} }")
     return runs
@@ -295,7 +182,7 @@ def main() -> None:
     )
     parser.add_argument("--root", type=Path, default=REAL8, help="a data set in the Speech Commands layout")
     parser.add_argument("--models", nargs="+", default=["m5", "cnn"], help="configs/model/ names")
-    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=15, help="default: kws-train's max_epochs")
     parser.add_argument("--batch-size", type=int, default=defaults.data.batch_size)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
@@ -304,8 +191,8 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     results = {}
-    for n, model in enumerate(args.models):
-        runs = compare(model, args, baseline_first=n % 2 == 0)
+    for model in args.models:
+        runs = compare(model, args)
         results[model] = summary(runs, args.epochs)
         print_model(model, runs, results[model])
     print_table(results)
