@@ -18,8 +18,8 @@ kws       kws.train.train(cfg) on the real Hydra config (model=â€¦, data.root=â€
           decay, checkpoints, TensorBoard logging and validation each epoch. Progress bars are off on both
           sides; kws's test of the best checkpoint afterwards is off (it is after the clock anyway).
 
-Epochs alternate, one process: baseline epoch k, then kws epoch k (the baseline's epoch runs from a
-callback at the start of each kws epoch, off kws's clock and on its own RNG stream), so other jobs on the
+Epochs alternate, one process: baseline epoch k, then kws epoch k (the baseline's epochs run from a
+callback between kws's epochs, off kws's clocks and on their own RNG stream), so other jobs on the
 machine slow both sides alike, minute by minute, instead of whichever loop happened to run during them.
 
 What the clocks count. Epoch seconds: one training pass plus the validation pass after it (Lightning
@@ -60,16 +60,21 @@ THRESHOLDS = (85, 90)  # validation accuracy (%) whose time to reach is reported
 
 class EpochClock(L.Callback):
     """Times kws's epochs as its EpochSummary does and reads each epoch's validation accuracy; runs
-    `between()` (the baseline's epoch) before each epoch, off kws's clock."""
+    `between()` (the baseline's epoch) before the first epoch and after each, off every kws clock."""
 
     def __init__(self, run: Run, started: float, between: Callable[[], None]) -> None:
         self.run, self.started, self.between, self.paused = run, started, between, 0.0
 
-    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+    def _pause_for_between(self) -> None:
         paused = time.perf_counter()
         self.between()
+        self.paused += time.perf_counter() - paused
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._pause_for_between()
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._epoch_started = time.perf_counter()
-        self.paused += self._epoch_started - paused
 
     def on_validation_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._validation_started = time.perf_counter()
@@ -78,8 +83,8 @@ class EpochClock(L.Callback):
         ended = time.perf_counter()
         acc = float(trainer.callback_metrics["val/acc"])
         train_s = self._validation_started - self._epoch_started
-        elapsed = ended - self.started - self.paused
-        self.run.record(train_s, ended - self._epoch_started, acc, elapsed)
+        self.run.record(train_s, ended - self._epoch_started, acc, ended - self.started - self.paused)
+        self._pause_for_between()  # after kws's EpochSummary has logged this epoch
 
 
 def run_kws(cfg: DictConfig, between_epochs: Callable[[], None]) -> Run:
