@@ -34,7 +34,7 @@ class Run:
     train_s: list[float] = field(default_factory=list)  # the training pass alone
     epoch_s: list[float] = field(default_factory=list)  # training pass + validation pass
     acc: list[float] = field(default_factory=list)
-    elapsed_s: list[float] = field(default_factory=list)  # since the run started, at the epoch's end
+    elapsed_s: list[float] = field(default_factory=list)  # own seconds since the start, at the epoch's end
     cache_s: float = 0.0
     train_clips: int = 0
 
@@ -86,7 +86,7 @@ def tutorial_train(network, transform, loader, optimizer, device) -> None:
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        losses.append(loss.item())
+        losses.append(loss.item())  # the tutorial keeps the losses to plot them
 
 
 def tutorial_test(network, transform, loader, device) -> float:
