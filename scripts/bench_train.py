@@ -175,8 +175,8 @@ def print_table(results: dict[str, dict[str, object]]) -> None:
             )
     print(
         "s/epoch: median over epochs of a training pass + its validation pass; clips/s: training clips over "
-        "the median training pass; val acc: after the last epoch; s to X %: wall-clock from the run's "
-        "start, kws's cache build included"
+        "the median training pass; val acc: after the last epoch; s to X %: the side's own seconds from "
+        "its start to that epoch's end, kws's cache build included"
     )
 
 
