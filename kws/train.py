@@ -13,6 +13,7 @@ A run directory holds config.yaml (resolved), tensorboard/, checkpoints/{best,la
 import json
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +69,9 @@ def build_module(cfg: DictConfig, datamodule: KWSDataModule) -> KWSModule:
     )
 
 
-def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Build data, model and trainer from `cfg`, fit, test the best checkpoint; return (metrics, objects)."""
+def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Build data, model and trainer from `cfg`, fit, test the best checkpoint; return (metrics, objects).
+    `callbacks` join kws's own: a caller watching the run from Python (scripts/bench_train.py's clock)."""
     run_dir = Path(cfg.paths.output_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     if rank_zero_only.rank == 0:  # under DDP every process runs this function; one writes the files
@@ -109,7 +111,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any]]:
     trainer_args, debug_callbacks = _debugging(_plain(cfg.trainer), run_dir)
     trainer = L.Trainer(
         **trainer_args,
-        callbacks=[*checkpoints, *guards, *_callbacks(cfg.callbacks), *debug_callbacks],
+        callbacks=[*checkpoints, *guards, *_callbacks(cfg.callbacks), *debug_callbacks, *callbacks],
         logger=logger,
         default_root_dir=run_dir,
         plugins=[AtomicCheckpointIO()],

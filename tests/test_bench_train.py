@@ -1,0 +1,35 @@
+"""scripts/bench_train.py runs both training loops end to end and ends with one JSON line per model.
+
+No timing assertions: speed is what the benchmark prints, never a unit test's verdict."""
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+KEYS = {"baseline_epoch_s", "kws_epoch_s", "speedup", "baseline_acc", "kws_acc"}
+KEYS |= {"baseline_s_to_90", "kws_s_to_90", "cache_s", "epochs", "train_clips"}
+
+
+def test_bench_train_reports_both_loops_for_each_model(tiny_synth_root, tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "scripts" / "bench_train.py"),
+            *("--root", str(tiny_synth_root), "--models", "m5", "cnn"),
+            *("--epochs", "1", "--batch-size", "16", "--threads", "1"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(results) == {"m5", "cnn"}
+    for figures in results.values():
+        assert figures.keys() >= KEYS
+        assert figures["baseline_epoch_s"] > 0 and figures["kws_epoch_s"] > 0
+        assert 0 <= figures["baseline_acc"] <= 1 and 0 <= figures["kws_acc"] <= 1
+        assert figures["epochs"] == 1 and figures["train_clips"] > 0
