@@ -81,3 +81,14 @@ def real8_root() -> Path:
             pytest.fail(f"real clips expected at {REAL8} (KWS_REQUIRE_REAL_DATA is set)")
         pytest.skip(f"real Speech Commands clips not found at {REAL8}")
     return REAL8
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    """Two tone 'words', 8 speakers: enough to train, cache and checkpoint in seconds (test modules with a
+    `root` of their own use theirs)."""
+    clips = {
+        word: [tone_clip(freq, 5000 + 300 * i, 3000) for i in range(8)]
+        for word, freq in (("yes", 400), ("no", 900))
+    }
+    return write_layout(tmp_path / "root", clips, {"spk00006"}, {"spk00007"})

@@ -8,16 +8,6 @@ import pytest
 from kws.data import cache
 from kws.data.datamodule import KWSDataModule
 from tests.conftest import prepared_module as _prepared
-from tests.conftest import tone_clip, write_layout
-
-
-@pytest.fixture
-def root(tmp_path):
-    clips = {
-        word: [tone_clip(freq, 5000 + 300 * i, 3000) for i in range(8)]
-        for word, freq in (("yes", 400), ("no", 900))
-    }
-    return write_layout(tmp_path / "root", clips, {"spk00006"}, {"spk00007"})
 
 
 def _cache_dirs(root) -> set[str]:

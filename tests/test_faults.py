@@ -25,18 +25,8 @@ from kws.ship.export import export
 from kws.ship.runtime import load_spotter
 from kws.train import train
 from kws.training.checkpoint import load_checkpoint
-from tests.conftest import compose_config, prepared_module, tone_clip, write_layout
+from tests.conftest import compose_config, prepared_module
 from tests.test_pipeline import FAST
-
-
-@pytest.fixture
-def root(tmp_path):
-    """Two tone 'words', 8 speakers: enough to train, cache and checkpoint in seconds."""
-    clips = {
-        word: [tone_clip(freq, 5000 + 300 * i, 3000) for i in range(8)]
-        for word, freq in (("yes", 400), ("no", 900))
-    }
-    return write_layout(tmp_path / "root", clips, {"spk00006"}, {"spk00007"})
 
 
 def _train_overrides(root, *more: str) -> list[str]:
