@@ -31,6 +31,7 @@ from kws.errors import KWSError
 from kws.evaluation.split_report import report_split
 from kws.models import count_parameters
 from kws.models.complexity import count_macs
+from kws.synth.unknowns import with_synthesised_unknowns
 from kws.training.callbacks import EpochSummary, weight_averaging
 from kws.training.checkpoint import (
     AtomicCheckpointIO,
@@ -51,6 +52,11 @@ PROFILERS = {"simple": SimpleProfiler, "advanced": AdvancedProfiler, "pytorch": 
 
 def _plain(cfg: DictConfig) -> dict[str, Any]:
     return OmegaConf.to_container(cfg, resolve=True)
+
+
+def build_datamodule(data: DictConfig) -> KWSDataModule:
+    """The data config's module, data.synth_unknowns resolved (kws/synth/unknowns.py)."""
+    return KWSDataModule(**with_synthesised_unknowns(_plain(data)))
 
 
 def build_module(cfg: DictConfig, datamodule: KWSDataModule) -> KWSModule:
@@ -78,7 +84,7 @@ def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> tuple[dict[s
         atomic.write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     L.seed_everything(cfg.seed, workers=True)
 
-    datamodule = KWSDataModule(**cfg.data)
+    datamodule = build_datamodule(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")  # measures the clip length, which the model records
     module = build_module(cfg, datamodule)

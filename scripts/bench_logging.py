@@ -25,7 +25,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 
 from kws.cli import CONFIG_DIR
 from kws.data.datamodule import KWSDataModule
-from kws.train import build_module
+from kws.train import build_datamodule, build_module
 from kws.training.callbacks import EpochSummary
 from kws.training.diagnostics import CurveDiagnostics, GradientMonitor
 from kws.training.module import KWSModule
@@ -69,7 +69,7 @@ def main() -> None:
     args = parser.parse_args()
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         cfg = compose("train", overrides=[f"data.root={args.root}", "paths.output_dir=unused"])
-    datamodule = KWSDataModule(**cfg.data)
+    datamodule = build_datamodule(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
     torch.manual_seed(0)

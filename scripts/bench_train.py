@@ -47,8 +47,7 @@ from omegaconf import DictConfig
 from tutorial_loop import Run, TutorialLoop  # scripts/, beside this file
 
 from kws.cli import CONFIG_DIR
-from kws.data.datamodule import KWSDataModule
-from kws.train import train
+from kws.train import build_datamodule, train
 
 REPO = Path(__file__).resolve().parents[1]
 REAL8 = REPO.parent / "shared" / "data" / "speech_commands_real8"
@@ -89,7 +88,7 @@ class EpochClock(L.Callback):
 
 def run_kws(cfg: DictConfig, between_epochs: Callable[[], None]) -> Run:
     run, started = Run(), time.perf_counter()
-    KWSDataModule(**cfg.data).prepare_data()  # the cache of all three splits; train() then finds it built
+    build_datamodule(cfg.data).prepare_data()  # the cache of all three splits; train() then finds it built
     run.cache_s = time.perf_counter() - started
     _, objects = train(cfg, callbacks=[EpochClock(run, started, between_epochs)])
     run.train_clips = objects["datamodule"].split("training").meta["clips"]

@@ -88,23 +88,26 @@ def test_unknown_roots_add_their_other_words_to_each_splits_unknown_pool(root, t
 
 
 def test_a_short_unknown_pool_is_filled_with_synthesised_other_words(root, tmp_path, monkeypatch):
-    from kws.synth import confusables
+    from kws.synth import unknowns
 
-    monkeypatch.setattr(confusables, "candidates", lambda: ("table", "yes", "river", "garden"))
+    monkeypatch.setattr(unknowns.confusables, "candidates", lambda: ("table", "yes", "river", "garden"))
     cache_dir = tmp_path / "cache"
-    options = {"words": ["yes", "no"], "cache_dir": str(cache_dir), "synth_unknowns": 10}
-    enough = KWSDataModule(str(root), unknown_fraction=0.5, **options)  # 6 wanted, the root's 6 "up" clips
-    assert enough.task.unknown_roots == () and not list(cache_dir.glob("synth_unknowns-*"))
+    options = {"root": str(root), "words": ["yes", "no"], "cache_dir": str(cache_dir), "synth_unknowns": 10}
+    enough = unknowns.with_synthesised_unknowns({**options, "unknown_fraction": 0.5})  # 6 wanted, 6 "up"
+    assert "synth_unknowns" not in enough and not enough.get("unknown_roots")
+    assert not list(cache_dir.glob("synth_unknowns-*"))
 
-    short = KWSDataModule(str(root), unknown_fraction=2.0, **options)  # 24 wanted, 6 there
-    (synthesised,) = short.task.unknown_roots
+    short = unknowns.with_synthesised_unknowns({**options, "unknown_fraction": 2.0})  # 24 wanted, 6 there
+    (synthesised,) = short["unknown_roots"]
     words = {path.name for path in (Path(synthesised) / "SpeechCommands" / "speech_commands_v0.02").iterdir()}
     assert {"table", "river", "garden"} <= words and "yes" not in words  # never a keyword
-    assert int((short.split("training").labels == 0).sum()) == 24
-    record = short.data_record()
-    assert record["synth_unknowns"] == 10 and record["unknown_roots"] == []  # the setting, not the folder
-    rebuilt = KWSDataModule.from_checkpoint(short.preparation({}), record, cache_dir=str(cache_dir))
-    assert rebuilt.split("testing").labels.tolist() == short.split("testing").labels.tolist()
+    dm = KWSDataModule(**short)
+    assert int((dm.split("training").labels == 0).sum()) == 24
+    record = dm.data_record()
+    assert record["unknown_roots"] == [synthesised]  # the checkpoint names the synthesised set
+    rebuilt = KWSDataModule.from_checkpoint(dm.preparation({}), record, cache_dir=str(cache_dir))
+    assert rebuilt.split("testing").labels.tolist() == dm.split("testing").labels.tolist()
+    assert unknowns.with_synthesised_unknowns({**options, "unknown_fraction": 2.0}) == short  # built once
 
 
 def test_missing_root_is_named(tmp_path):

@@ -67,7 +67,6 @@ def test_checkpoint_describes_itself(trained_run):
         "task_seed",
         "skip_bad_files",
         "unknown_roots",
-        "synth_unknowns",
     }
 
 

@@ -5,8 +5,8 @@ import pytest
 import soundfile as sf
 import torch
 
-from kws.data.datamodule import KWSDataModule
 from kws.errors import DataError
+from kws.train import build_datamodule
 from tests.conftest import compose_config, tone_clip, write_layout
 from tests.conftest import prepared_module as _prepared
 
@@ -76,7 +76,8 @@ def test_loss_weights_are_inverse_frequency(root):
 )
 def test_data_configs_define_the_tasks(tmp_path, data, labels):
     cfg = compose_config("train", tmp_path, [f"data={data}"])
-    dm = KWSDataModule(**{**cfg.data, "root": str(tmp_path)})
+    cfg.data.root = str(tmp_path)
+    dm = build_datamodule(cfg.data)
     assert len(dm.labels) == labels
     if data == "speech_commands_12":
         assert dm.labels[:2] == ["_silence_", "_unknown_"] and "yes" in dm.labels and "off" in dm.labels

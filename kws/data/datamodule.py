@@ -5,7 +5,6 @@ int16 cache per split (kws.data.cache); `setup` (every process) maps those cache
 one whole batch of int16 with a single fancy index and the model turns it into features on its device.
 """
 
-import dataclasses
 import logging
 import os
 from pathlib import Path
@@ -16,7 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, RandomSampler, SequentialSampler, WeightedRandomSampler
 
-from kws.data import cache, speech_commands, synth_unknowns
+from kws.data import cache, speech_commands
 from kws.data.audio import INT16_SCALE, SPEECH_COMMANDS_RATE, read_clip
 from kws.data.batches import BatchedClips, EpochSeededBatches
 from kws.data.preparation import Decoding, Preparation
@@ -27,9 +26,7 @@ log = logging.getLogger(__name__)
 
 BALANCE_MODES = (None, "sampler", "loss_weights")
 # Which clips get which label, besides the root(s) and words: what a checkpoint's data record holds.
-TASK_SETTINGS = (
-    "unknown_fraction", "unknown_roots", "synth_unknowns", "silence_fraction", "task_seed", "skip_bad_files"
-)  # fmt: skip
+TASK_SETTINGS = ("unknown_fraction", "unknown_roots", "silence_fraction", "task_seed", "skip_bad_files")
 
 
 class KWSDataModule(L.LightningDataModule):
@@ -40,7 +37,6 @@ class KWSDataModule(L.LightningDataModule):
         words: list[str] | None = None,
         unknown_fraction: float = 0.0,
         unknown_roots: list[str] | None = None,
-        synth_unknowns: int = 0,
         silence_fraction: float = 0.0,
         task_seed: int = 0,
         download: bool = False,
@@ -58,9 +54,9 @@ class KWSDataModule(L.LightningDataModule):
     ) -> None:
         """`words=None`: every word folder under the root. `extra_roots`: more roots in the same layout
         whose training splits join this root's (validation and test stay this root's); `unknown_roots`:
-        roots whose non-keyword clips of each split join that split's `_unknown_` pool; `synth_unknowns`:
-        speakers of synthesised other words when that pool is short (kws/data/synth_unknowns.py).
-        `clip_samples=None`: the average trimmed length of the training split. See configs/data/*.yaml."""
+        roots whose non-keyword clips of each split join that split's `_unknown_` pool (kws-train adds a
+        synthesised one when that pool is short: kws/synth/unknowns.py). `clip_samples=None`: the average
+        trimmed length of the training split. See configs/data/*.yaml."""
         super().__init__()
         if balance not in BALANCE_MODES:
             raise DataError(f"data.balance: {balance!r} is not one of {BALANCE_MODES}")
@@ -87,7 +83,6 @@ class KWSDataModule(L.LightningDataModule):
             "silence_fraction": silence_fraction,
             "seed": task_seed,
         }
-        self.synth_unknowns = synth_unknowns
         self._words = list(words) if words else None
         self._task: Task | None = None
         self._built: dict[str, cache.SplitCache] = {}  # per subset, once per process
@@ -142,7 +137,6 @@ class KWSDataModule(L.LightningDataModule):
             "extra_roots": [str(extra.resolve()) for extra in self.extra_roots],
             "unknown_fraction": self._task_options["unknown_fraction"],
             "unknown_roots": list(self._task_options["unknown_roots"]),
-            "synth_unknowns": self.synth_unknowns,
             "silence_fraction": self._task_options["silence_fraction"],
             "task_seed": self._task_options["seed"],
             "skip_bad_files": self.skip_bad_files,
@@ -156,17 +150,7 @@ class KWSDataModule(L.LightningDataModule):
     def task(self) -> Task:
         if self._task is None:
             words = self._words or speech_commands.discover_words(self.root, skip_empty=self.skip_bad_files)
-            task = Task(words=words, **self._task_options)
-            if (
-                self.synth_unknowns
-                and task.unknown_fraction > 0
-                and task.unknown_shortfall(self.root, "training")
-            ):
-                synthesised = synth_unknowns.other_words_root(
-                    self.cache_root, words, self.synth_unknowns, self.root, task.seed
-                )
-                task = dataclasses.replace(task, unknown_roots=(*task.unknown_roots, str(synthesised)))
-            self._task = task
+            self._task = Task(words=words, **self._task_options)
         return self._task
 
     @property

@@ -1,12 +1,13 @@
-"""`_unknown_` speech for a task with too few clips of other words (data.synth_unknowns).
+"""`_unknown_` speech for a task with too few clips of other words (kws-train's data.synth_unknowns).
 
 A detector learns to stay quiet from `_unknown_` clips: the root's other words and those of
 data.unknown_roots. A root of one's own keywords alone has none, so when the training split's pool is
 smaller than data.unknown_fraction asks for, kws-synth speaks every word of
 configs/vocabulary/near_miss_candidates.yaml that is not a keyword (about 590 everyday words, none of the
 35 Speech Commands words), in rooms, through microphones and in the root's own background noise, and
-the set joins the unknown roots. It is built once per setting into the cache folder (its speakers split
-into training, validation and test like any kws-synth set) and rebuilt identically from the checkpoint.
+the set joins data.unknown_roots (so the checkpoint's data record names it). It is built once per
+setting into the cache folder, its speakers split into training, validation and test like any kws-synth
+set; kws-eval and kws-export find it there.
 """
 
 import hashlib
@@ -15,6 +16,9 @@ import logging
 from pathlib import Path
 
 from kws.data import speech_commands
+from kws.data.tasks import Task
+from kws.synth import confusables
+from kws.synth.dataset import build_dataset, default_config
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +33,6 @@ def other_words_root(
     cache_root: Path, keywords: list[str], speakers: int, noise_root: Path, seed: int
 ) -> Path:
     """A kws-synth root of `speakers` voices saying the candidate words that are not `keywords`."""
-    from kws.synth import confusables
-    from kws.synth.dataset import build_dataset, default_config
-
     words = [word for word in confusables.candidates() if word not in set(keywords)]
     noise = speech_commands.dataset_dir(noise_root) / "_background_noise_"
     options = {
@@ -46,3 +47,20 @@ def other_words_root(
     log.info("synthesising _unknown_ speech: %d speakers x %d other words -> %s", speakers, len(words), root)
     build_dataset(root, default_config(**options))
     return root
+
+
+def with_synthesised_unknowns(data: dict) -> dict:
+    """kws-train's data options, `synth_unknowns` resolved: a synthesised root appended to unknown_roots
+    when the training split's `_unknown_` pool is short of what unknown_fraction asks for."""
+    options = dict(data)
+    speakers = options.pop("synth_unknowns", 0)
+    if not speakers or not options.get("unknown_fraction"):
+        return options
+    root = Path(options["root"])
+    words = list(options.get("words") or speech_commands.discover_words(root))
+    roots = tuple(str(Path(other).resolve()) for other in options.get("unknown_roots") or [])
+    task = Task(words, options["unknown_fraction"], unknown_roots=roots, seed=options.get("task_seed", 0))
+    if task.unknown_shortfall(root, "training"):
+        synthesised = other_words_root(Path(options["cache_dir"]), words, speakers, root, task.seed)
+        options["unknown_roots"] = [*roots, str(synthesised.resolve())]
+    return options
