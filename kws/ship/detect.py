@@ -57,14 +57,13 @@ def sliding_windows(audio: np.ndarray, clip_samples: int, hop_samples: int) -> n
     return np.lib.stride_tricks.sliding_window_view(padded, clip_samples)[: len(audio) : hop_samples]
 
 
-def score_windows(windows: np.ndarray, spotter: Spotter) -> tuple[np.ndarray, np.ndarray]:
-    """Posteriors [windows, labels] and RMS [windows], a batch at a time (an hour of audio is 36k windows)."""
-    probs, rms = [], []
-    for begin in range(0, len(windows), BATCH_WINDOWS):
-        batch = np.ascontiguousarray(windows[begin : begin + BATCH_WINDOWS])
-        probs.append(spotter.probabilities(batch))
-        rms.append(np.sqrt(np.mean(np.square(batch, dtype=np.float64), axis=1)))
-    return np.concatenate(probs), np.concatenate(rms)
+def score_windows(windows: np.ndarray, spotter: Spotter) -> np.ndarray:
+    """Posteriors [windows, labels], a batch at a time (an hour of audio is 36k windows)."""
+    probs = [
+        spotter.probabilities(np.ascontiguousarray(windows[begin : begin + BATCH_WINDOWS]))
+        for begin in range(0, len(windows), BATCH_WINDOWS)
+    ]
+    return np.concatenate(probs)
 
 
 def loud_enough(rms: np.ndarray, gate_db: float) -> np.ndarray:
@@ -138,9 +137,9 @@ def window_posteriors(
     stream = spotter.stream_at(hop_samples)
     if stream is not None:
         probs = softmax(stream_logits(audio, stream, spotter.clip_samples))
-        rms = window_rms(audio, spotter.clip_samples, hop_samples)
     else:  # a model without a streaming form at this hop: every window computed whole
-        probs, rms = score_windows(sliding_windows(audio, spotter.clip_samples, hop_samples), spotter)
+        probs = score_windows(sliding_windows(audio, spotter.clip_samples, hop_samples), spotter)
+    rms = window_rms(audio, spotter.clip_samples, hop_samples)
     centres = np.arange(len(probs)) * hop_samples / spotter.sample_rate
     return probs * loud_enough(rms, gate_db)[:, None], centres
 
