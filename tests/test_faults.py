@@ -189,7 +189,33 @@ def test_resume_after_a_crash_equals_the_uninterrupted_run_on_real_clips(real8_r
 
 def _kws_train(run_dir, *overrides: str) -> subprocess.Popen:
     command = [sys.executable, "-m", "kws.train", f"hydra.run.dir={run_dir}", *overrides]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+@pytest.mark.slow
+def test_kill_9_of_a_ddp_run_then_resume_equals_the_uninterrupted_run_on_real_clips(real8_root, tmp_path):
+    """`kill -9` of the launcher and both gloo processes in epoch 2 of 3, then `ckpt_path=last`."""
+    settings = [f"data.root={real8_root}", f"data.cache_dir={tmp_path / 'cache'}", "data.train_fraction=0.1"]
+    settings += ["trainer=ddp", "trainer.devices=2", "trainer.max_epochs=3", *FAST]
+    settings += ["augment.waveform.speed_min=0.9", "augment.waveform.speed_max=1.1"]
+    uninterrupted = _kws_train(tmp_path / "whole", *settings)
+    assert uninterrupted.wait(timeout=900) == 0, uninterrupted.stderr.read()[-3000:]
+
+    crashed_dir = tmp_path / "crashed"
+    crashing = _kws_train(crashed_dir, *settings)
+    log_file, last = crashed_dir / "train.log", crashed_dir / "checkpoints" / "last.ckpt"
+    deadline = time.monotonic() + 600
+    while not (last.is_file() and "epoch 1/3" in log_file.read_text()):
+        assert crashing.poll() is None and time.monotonic() < deadline, "run ended before epoch 2"
+        time.sleep(0.02)
+    os.killpg(crashing.pid, signal.SIGKILL)
+    crashing.wait()
+    assert not (crashed_dir / "metrics.json").exists()
+
+    resumed = _kws_train(crashed_dir, *settings, "ckpt_path=last")
+    assert resumed.wait(timeout=900) == 0, resumed.stderr.read()[-3000:]
+    assert "resuming from" in log_file.read_text()
+    assert _metrics(crashed_dir) == _metrics(tmp_path / "whole")
 
 
 @pytest.mark.slow
