@@ -44,6 +44,7 @@ from kws.training.hparams import HP_METRICS, hyperparameters
 from kws.training.lr_find import find_learning_rate
 from kws.training.module import KWSModule
 from kws.training.resilience import EpochSeed, ResumeHintOnInterrupt, StopOnNonFiniteLoss
+from kws.training.speed import resolve_precision, use_channels_last
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,8 @@ def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> tuple[dict[s
     `callbacks` join kws's own: a caller watching the run from Python (scripts/bench_train.py's clock)."""
     run_dir = Path(cfg.paths.output_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    # config.yaml records what `auto` became on this machine: rerunning it there repeats the run exactly.
+    cfg.trainer.precision = resolve_precision(cfg.trainer.precision, cfg.trainer.accelerator)
     if rank_zero_only.rank == 0:  # under DDP every process runs this function; one writes the files
         atomic.write_text(run_dir / "config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
     L.seed_everything(cfg.seed, workers=True)
@@ -88,6 +91,8 @@ def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> tuple[dict[s
     datamodule.prepare_data()
     datamodule.setup("fit")  # measures the clip length, which the model records
     module = build_module(cfg, datamodule)
+    if cfg.channels_last:
+        use_channels_last(module.network)
     clip_samples = module.preparation.clip_samples
     size = {"params": count_parameters(module), "macs": count_macs(module.network, clip_samples)}
     log.info(

@@ -1,0 +1,43 @@
+"""Settings that make a training step faster on the hardware at hand without changing what is learnt:
+bf16 autocast where the hardware computes bf16 natively, and channels-last convolution weights.
+
+Measured on the development CPU (2 cores, AVX-512 BF16), one training step of 64 real clips (README, "A
+faster CPU epoch"): the default CNN 2.6× faster with both, BC-ResNet-8 1.5× with bf16; validation and test
+stay fp32 (kws.training.module), so their figures are the exported fp32 model's.
+"""
+
+import logging
+
+import torch
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+
+def _cpu_has_native_bf16() -> bool:
+    # Without AVX512-BF16 or AMX, bf16 is emulated on the CPU: slower than fp32, so never chosen there.
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, check, lambda: False)() for check in checks)
+
+
+def _uses_cuda(accelerator: str) -> bool:
+    return accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
+
+
+def resolve_precision(precision: str, accelerator: str) -> str:
+    """trainer.precision `auto`: bf16-mixed where the device computes bf16 natively, else 32-true."""
+    if precision != "auto":
+        return precision
+    if _uses_cuda(accelerator):
+        native, device = torch.cuda.is_bf16_supported(), "this GPU"
+    else:
+        native, device = _cpu_has_native_bf16(), "this CPU"
+    resolved = "bf16-mixed" if native else "32-true"
+    log.info("trainer.precision=auto: %s (%s %s bf16 natively)", resolved, device, "computes" if native else "lacks")
+    return resolved
+
+
+def use_channels_last(network: nn.Module) -> nn.Module:
+    """4-D (2-D convolution) weights in channels-last layout, oneDNN's and cuDNN's fast path; 1-D
+    convolutions, RNNs and linear layers are unchanged. Checkpoints load into either layout."""
+    return network.to(memory_format=torch.channels_last)

@@ -1,0 +1,122 @@
+"""Where a CPU training epoch goes: kws-train's own step, cut into its phases and timed.
+
+    python scripts/profile_epoch.py                          # default CNN on the real 8-word clips
+    python scripts/profile_epoch.py --model bcresnet --batches 20
+    python scripts/profile_epoch.py trainer.precision=bf16-mixed     # any kws-train override after the flags
+
+It builds the data module and LightningModule exactly as kws-train does (same config, cache, batches),
+then runs training batches by hand, timing each phase: batch delivery, waveform augmentation (shift,
+noise, speed), log-mel front-end, SpecAugment, classifier forward, loss, backward, optimiser step; then one
+validation pass. Lightning's own share (hooks, metric objects, logging, best.ckpt) is the difference
+between that and epochs 2 and 3 of a real `train()` of the same config (the first has one-off set-up),
+timed in the same process as scripts/bench_train.py times kws's epochs. Times are the
+median per batch over --batches batches (after --warmup), scaled to the epoch's number of batches.
+"""
+
+import argparse
+import statistics
+import tempfile
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from bench_train import REAL8, EpochClock, kws_config  # scripts/, beside this file
+from tutorial_loop import Run
+
+from kws.train import build_datamodule, build_module, train
+from kws.training.speed import resolve_precision, use_channels_last
+
+PHASES = ("batch", "waveform_augment", "features", "spec_augment", "classifier", "loss", "backward", "step")
+
+
+def _autocast(precision: str):
+    if precision.startswith("bf16"):
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+def profile_steps(module, loader, batches: int, warmup: int, precision: str) -> dict[str, float]:
+    """Median seconds per batch of each phase of a training step."""
+    network = module.network
+    optimizer = torch.optim.AdamW(module.parameters(), lr=1e-3)
+    module.train()
+    times: dict[str, list[float]] = {phase: [] for phase in PHASES}
+    iterator = iter(loader)
+    for index in range(warmup + batches):
+        clock = [time.perf_counter()]
+        audio, target = next(iterator)
+        clock.append(time.perf_counter())
+        waveform = module.waveform_augment(audio.float() / module.preparation.int16_scale)
+        clock.append(time.perf_counter())
+        with _autocast(precision):
+            features = network.frontend(waveform)
+            clock.append(time.perf_counter())
+            features = module.spec_augment(features) if not network.takes_waveform else features
+            clock.append(time.perf_counter())
+            logits = network.classifier(features)
+            clock.append(time.perf_counter())
+            loss = F.cross_entropy(logits.float(), target)
+        clock.append(time.perf_counter())
+        loss.backward()
+        clock.append(time.perf_counter())
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        clock.append(time.perf_counter())
+        if index >= warmup:
+            for phase, start, end in zip(PHASES, clock, clock[1:]):
+                times[phase].append(end - start)
+    return {phase: statistics.median(values) for phase, values in times.items()}
+
+
+def time_validation(module, loader) -> float:
+    module.eval()
+    started = time.perf_counter()
+    with torch.inference_mode():  # fp32, as kws validates
+        for audio, target in loader:
+            module(audio.float() / module.preparation.int16_scale)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--root", type=Path, default=REAL8)
+    parser.add_argument("--model", default="cnn")
+    parser.add_argument("--batches", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("overrides", nargs="*", help="kws-train overrides, e.g. trainer.precision=bf16-mixed")
+    args = parser.parse_args()
+    overrides = [f"model={args.model}", f"data.root={args.root}", *args.overrides]
+    overrides += ["trainer.enable_progress_bar=false", "test=false", "trainer.max_epochs=3"]
+    with tempfile.TemporaryDirectory(prefix="kws-profile-") as run_dir:
+        cfg = kws_config(overrides, Path(run_dir))
+        datamodule = build_datamodule(cfg.data)
+        datamodule.prepare_data()
+        datamodule.setup("fit")
+        module = build_module(cfg, datamodule)
+        if cfg.channels_last:
+            use_channels_last(module.network)
+        precision = resolve_precision(cfg.trainer.precision, cfg.trainer.accelerator)
+        module.waveform_augment.set_noise(datamodule.background_noise())
+        train_loader, val_loader = datamodule.train_dataloader(), datamodule.val_dataloader()
+        per_batch = profile_steps(module, train_loader, args.batches, args.warmup, precision)
+        validation_s = time_validation(module, val_loader)
+        run = Run()
+        _, objects = train(cfg, callbacks=[EpochClock(run, time.perf_counter(), lambda: None)])
+        first_epoch_s, lightning_epoch_s = run.epoch_s[0], statistics.median(run.epoch_s[1:])
+        objects["trainer"].logger.finalize("success")  # its writer, before the folder goes
+
+    steps = len(train_loader)
+    phases_s = {phase: seconds * steps for phase, seconds in per_batch.items()}
+    by_hand = sum(phases_s.values()) + validation_s
+    print(f"{args.model}: {steps} training batches of {cfg.data.batch_size}, precision {precision}, channels_last {cfg.channels_last}")
+    for phase, seconds in [*phases_s.items(), ("validation pass", validation_s)]:
+        print(f"  {phase:18s} {seconds:7.3f} s  {100 * seconds / by_hand:5.1f} %")
+    print(f"  {'sum (by hand)':18s} {by_hand:7.3f} s")
+    print(f"  {'kws-train epoch':18s} {lightning_epoch_s:7.3f} s (the same passes in Lightning: + hooks, logging, best.ckpt)")
+    print(f"  {'its first epoch':18s} {first_epoch_s:7.3f} s (+ one-off kernel set-up)")
+
+
+if __name__ == "__main__":
+    main()
