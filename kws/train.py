@@ -97,6 +97,8 @@ def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> tuple[dict[s
         f"{size['macs']:,}",
         clip_samples / module.preparation.sample_rate,
     )
+    if cfg.get("compile"):
+        module.compile_network()
 
     checkpoint = ModelCheckpoint(
         dirpath=run_dir / "checkpoints", filename="best", monitor="val/acc", mode="max"

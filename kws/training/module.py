@@ -65,6 +65,13 @@ class KWSModule(L.LightningModule):
         self.waveform_augment = WaveformAugment(rate, **augment.get("waveform", {}))
         self.spec_augment = SpecAugment(**augment.get("spec", {}))
 
+    def compile_network(self) -> None:
+        """torch.compile the front-end and the classifier in place (nn.Module.compile), so training's
+        forward_augmented and validation's forward both run compiled while the parameters keep their names:
+        torch.compile(network) would prefix every state_dict key with `_orig_mod.`."""
+        self.network.frontend.compile()
+        self.network.classifier.compile()
+
     def forward(self, waveform: Tensor) -> Tensor:
         """Float waveform [batch, clip_samples] in [-1, 1] → logits."""
         return self.network(waveform)
