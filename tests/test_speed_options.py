@@ -33,8 +33,10 @@ def test_resident_batches_are_the_loaders_batches(tiny_synth_root):
 
 @pytest.mark.slow
 def test_on_device_data_gives_the_same_run(tiny_synth_root, tmp_path):
-    runs = [_train(tiny_synth_root, tmp_path / str(on), f"data.on_device={on}", "trainer.max_epochs=2")[0]
-            for on in ("false", "true")]
+    runs = [
+        _train(tiny_synth_root, tmp_path / str(on), f"data.on_device={on}", "trainer.max_epochs=2")[0]
+        for on in ("false", "true")
+    ]
     for key in ("val/acc_best", "test/acc", "test/loss"):
         assert runs[0][key] == runs[1][key], key
 
