@@ -102,6 +102,8 @@ def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> tuple[dict[s
         f"{size['macs']:,}",
         clip_samples / module.preparation.sample_rate,
     )
+    if cfg.get("compile"):
+        module.compile_network("inductor" if cfg.compile is True else str(cfg.compile))
 
     checkpoint = ModelCheckpoint(
         dirpath=run_dir / "checkpoints", filename="best", monitor="val/acc", mode="max"

@@ -98,8 +98,10 @@ def run_kws(cfg: DictConfig, between_epochs: Callable[[], None]) -> Run:
 # --- both, side by side ----------------------------------------------------------------------------------
 
 
-def kws_config(overrides: list[str], run_dir: Path | None = None) -> DictConfig:
-    where = [f"data.cache_dir={run_dir / 'cache'}"] if run_dir else []
+def kws_config(
+    overrides: list[str], run_dir: Path | None = None, cache_dir: Path | None = None
+) -> DictConfig:
+    where = [f"data.cache_dir={cache_dir or run_dir / 'cache'}"] if run_dir else []
     output = run_dir or Path("unused")
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         return compose(

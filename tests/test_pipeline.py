@@ -129,6 +129,7 @@ def test_config_faults_are_one_clear_line(tiny_synth_root, tmp_path):
         "model=transformerx": "Could not find 'model/transformerx'",
         "data.batch_size=-4": "kws: error: data.batch_size: -4 is not a positive whole number",
         "trainer.accelerator=cuda trainer.devices=64": "kws: error: trainer:",
+        "compile=fast": "kws: error: compile: 'fast' is not true, false or a torch.compile backend",
     }
     for override, message in faults.items():
         result = _run_cli("kws.train", f"data.root={tiny_synth_root}", *override.split(), cwd=tmp_path)

@@ -72,3 +72,24 @@ class EpochSeededBatches(BatchSampler):
 
     def __len__(self) -> int:
         return -(-self._shard_size() // self.batch_size)
+
+
+class ResidentBatches:
+    """The batches of `sampler` (an EpochSeededBatches over `dataset`) indexed from a copy of the dataset's
+    clips and labels held on `device`: one host→device copy per run instead of one per batch, and no
+    loader workers. Same batches, same order, as a DataLoader over `dataset` with that sampler."""
+
+    batch_sampler = None  # Lightning reads it as on a DataLoader whose sampler yields whole batches
+
+    def __init__(self, dataset: BatchedClips, sampler: EpochSeededBatches, device: torch.device) -> None:
+        self.sampler = sampler  # Lightning calls sampler.set_epoch before each epoch, as for a DataLoader
+        self.clips = torch.from_numpy(np.asarray(dataset.clips[dataset.keep])).to(device)
+        self.labels = torch.from_numpy(dataset.labels).to(device)
+
+    def __iter__(self):
+        for indices in self.sampler:
+            order = torch.from_numpy(np.sort(np.asarray(indices))).to(self.clips.device)
+            yield self.clips[order], self.labels[order]
+
+    def __len__(self) -> int:
+        return len(self.sampler)

@@ -3,6 +3,7 @@
 `prepare_data` (rank 0 only under DDP) decodes, trims and pads/cuts every clip once into a memory-mapped
 int16 cache per split (kws.data.cache); `setup` (every process) maps those caches; each step then reads
 one whole batch of int16 with a single fancy index and the model turns it into features on its device.
+With `on_device` each split is copied to the training device once and batches are indexed there.
 """
 
 import logging
@@ -17,7 +18,7 @@ from torch.utils.data import DataLoader, RandomSampler, SequentialSampler, Weigh
 
 from kws.data import cache, speech_commands
 from kws.data.audio import INT16_SCALE, SPEECH_COMMANDS_RATE, read_clip
-from kws.data.batches import BatchedClips, EpochSeededBatches
+from kws.data.batches import BatchedClips, EpochSeededBatches, ResidentBatches
 from kws.data.preparation import Decoding, Preparation
 from kws.data.tasks import NON_KEYWORDS, Task
 from kws.errors import DataError, KWSError
@@ -51,6 +52,7 @@ class KWSDataModule(L.LightningDataModule):
         num_workers: int = 0,
         train_fraction: float = 1.0,
         shuffle_seed: int = 0,
+        on_device: bool = False,
     ) -> None:
         """`words=None`: every word folder under the root. `extra_roots`: more roots in the same layout
         whose training splits join this root's (validation and test stay this root's); `unknown_roots`:
@@ -77,6 +79,8 @@ class KWSDataModule(L.LightningDataModule):
         self.train_fraction = train_fraction
         self.num_workers = num_workers
         self.shuffle_seed = shuffle_seed
+        self.on_device = on_device
+        self._resident: dict[str, ResidentBatches] = {}  # with on_device: each split's batches, on the device
         self._task_options = {
             "unknown_fraction": unknown_fraction,
             "unknown_roots": tuple(str(Path(extra).resolve()) for extra in unknown_roots or []),
@@ -173,6 +177,7 @@ class KWSDataModule(L.LightningDataModule):
     def setup_split_as_test(self, subset: str) -> None:
         """Serve `subset` (training/validation/testing) through test_dataloader, for kws-eval."""
         self._splits["testing"] = self._build(subset)
+        self._resident.pop("testing", None)
 
     def _build(self, subset: str) -> cache.SplitCache:
         """The split's cache, built if needed; val/test are padded/cut to the training split's length."""
@@ -247,20 +252,10 @@ class KWSDataModule(L.LightningDataModule):
         self, subset: str, train: bool = False, rank: int = 0, world_size: int = 1
     ) -> DataLoader:
         """A loader over `subset` (training/validation/testing), or over this process's shard of it."""
-        dataset = BatchedClips(self._splits[subset], self._training_subset() if train else None)
-        generator = torch.Generator()
-        if train and self.balance == "sampler":
-            weights = 1.0 / np.maximum(self.class_counts(), 1)[dataset.labels]
-            sampler = WeightedRandomSampler(
-                torch.from_numpy(weights), num_samples=len(dataset), replacement=True, generator=generator
-            )
-        else:
-            sampler = RandomSampler(dataset, generator=generator) if train else SequentialSampler(dataset)
+        dataset, sampler = self._batches(subset, train, rank, world_size)
         return DataLoader(
             dataset,
-            sampler=EpochSeededBatches(
-                sampler, self.batch_size, generator, self.shuffle_seed, rank, world_size, pad=train
-            ),
+            sampler=sampler,
             batch_size=None,  # the dataset returns whole batches
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
@@ -271,11 +266,35 @@ class KWSDataModule(L.LightningDataModule):
             generator=torch.Generator().manual_seed(self.shuffle_seed),
         )
 
-    def _shard_loader(self, subset: str, train: bool = False) -> DataLoader:
-        """Under DDP (trainer.use_distributed_sampler is false: kws shards itself) this process's shard."""
+    def _batches(
+        self, subset: str, train: bool, rank: int, world_size: int
+    ) -> tuple[BatchedClips, EpochSeededBatches]:
+        """The clips of `subset` and the seeded order in which this process's shard of them is batched."""
+        dataset = BatchedClips(self._splits[subset], self._training_subset() if train else None)
+        generator = torch.Generator()
+        if train and self.balance == "sampler":
+            weights = 1.0 / np.maximum(self.class_counts(), 1)[dataset.labels]
+            sampler = WeightedRandomSampler(
+                torch.from_numpy(weights), num_samples=len(dataset), replacement=True, generator=generator
+            )
+        else:
+            sampler = RandomSampler(dataset, generator=generator) if train else SequentialSampler(dataset)
+        batches = EpochSeededBatches(
+            sampler, self.batch_size, generator, self.shuffle_seed, rank, world_size, pad=train
+        )
+        return dataset, batches
+
+    def _shard_loader(self, subset: str, train: bool = False) -> DataLoader | ResidentBatches:
+        """Under DDP (trainer.use_distributed_sampler is false: kws shards itself) this process's shard;
+        with data.on_device, batched from the split held on the training device."""
         trainer = self.trainer
         rank, world_size = (trainer.global_rank, trainer.world_size) if trainer else (0, 1)
-        return self.split_loader(subset, train, rank, world_size)
+        if not self.on_device:
+            return self.split_loader(subset, train, rank, world_size)
+        device = trainer.strategy.root_device if trainer else torch.device("cpu")
+        if subset not in self._resident:  # Lightning asks again for each stage: one copy per split
+            self._resident[subset] = ResidentBatches(*self._batches(subset, train, rank, world_size), device)
+        return self._resident[subset]
 
     def train_dataloader(self) -> DataLoader:
         return self._shard_loader("training", train=True)

@@ -18,6 +18,7 @@ from torch import Tensor
 from torchmetrics import MeanMetric
 
 from kws.data.preparation import Preparation
+from kws.errors import KWSError
 from kws.evaluation.metrics import calibration_bins, ece_from_bins
 from kws.models import build_network
 from kws.models.initialisation import initialise
@@ -64,6 +65,15 @@ class KWSModule(L.LightningModule):
         augment = augment or {}
         self.waveform_augment = WaveformAugment(rate, **augment.get("waveform", {}))
         self.spec_augment = SpecAugment(**augment.get("spec", {}))
+
+    def compile_network(self, backend: str = "inductor") -> None:
+        """torch.compile the front-end and the classifier in place (nn.Module.compile), so training's
+        forward_augmented and validation's forward both run compiled while the parameters keep their names:
+        torch.compile(network) would prefix every state_dict key with `_orig_mod.`."""
+        if backend not in torch._dynamo.list_backends(exclude_tags=()):
+            raise KWSError(f"compile: {backend!r} is not true, false or a torch.compile backend")
+        self.network.frontend.compile(backend=backend)
+        self.network.classifier.compile(backend=backend)
 
     def forward(self, waveform: Tensor) -> Tensor:
         """Float waveform [batch, clip_samples] in [-1, 1] → logits."""

@@ -1,0 +1,55 @@
+"""kws-train's speed switches change how fast a run goes, never what it learns or saves: `compile=true`
+(torch.compile) and `data.on_device=true` (splits held on the training device), here on the CPU."""
+
+import pytest
+import torch
+
+from kws.data.batches import ResidentBatches
+from kws.ship.export import export
+from kws.train import train
+from kws.training.checkpoint import load_checkpoint, read_checkpoint
+from kws.training.module import KWSModule
+from tests.conftest import compose_config, prepared_module
+
+FAST = ["trainer.accelerator=cpu", "trainer.enable_progress_bar=false", "data.batch_size=16"]
+
+
+def _train(root, run_dir, *overrides):
+    overrides = [f"data.root={root}", f"data.cache_dir={root.parent / 'cache'}", *FAST, *overrides]
+    return train(compose_config("train", run_dir, overrides))
+
+
+def test_resident_batches_are_the_loaders_batches(tiny_synth_root):
+    datamodule = prepared_module(tiny_synth_root, batch_size=16, shuffle_seed=3, train_fraction=0.7)
+    loader = datamodule.split_loader("training", train=True, rank=1, world_size=2)
+    resident = ResidentBatches(*datamodule._batches("training", True, 1, 2), torch.device("cpu"))
+    assert resident.clips.dtype == torch.int16
+    for epoch in (0, 1):
+        loader.sampler.set_epoch(epoch)
+        resident.sampler.set_epoch(epoch)
+        for (clips, labels), (expected_clips, expected_labels) in zip(resident, loader, strict=True):
+            assert torch.equal(clips, expected_clips) and torch.equal(labels, expected_labels)
+
+
+@pytest.mark.slow
+def test_on_device_data_gives_the_same_run(tiny_synth_root, tmp_path):
+    runs = [
+        _train(tiny_synth_root, tmp_path / str(on), f"data.on_device={on}", "trainer.max_epochs=2")[0]
+        for on in ("false", "true")
+    ]
+    for key in ("val/acc_best", "test/acc", "test/loss"):
+        assert runs[0][key] == runs[1][key], key
+
+
+@pytest.mark.slow
+def test_a_compiled_run_saves_a_plain_checkpoint(tiny_synth_root, tmp_path):
+    metrics, objects = _train(tiny_synth_root, tmp_path, "compile=true", "trainer.max_epochs=1")
+    assert hasattr(objects["module"].network.classifier, "_compiled_call_impl")  # it did run compiled
+    best = metrics["best_checkpoint"]
+    keys = read_checkpoint(best)["state_dict"].keys()
+    assert not any("_orig_mod" in key for key in keys)
+    assert keys == KWSModule(**objects["module"].hparams).state_dict().keys()
+    assert 0 <= metrics["test/acc"] <= 1
+    load_checkpoint(best)
+    files = export(compose_config("export", tmp_path / "export", [f"ckpt_path={best}"]))
+    assert files["onnx"].is_file()
