@@ -1,17 +1,21 @@
 """kws-train's speed switches change how fast a run goes, never what it learns or saves: `compile=true`
-(torch.compile) and `data.on_device=true` (splits held on the training device), here on the CPU."""
+(torch.compile), `data.on_device=true` (splits held on the training device), `trainer.precision=auto` and
+`channels_last`, here on the CPU."""
 
 import pytest
 import torch
+import torch.nn.functional as F
+from omegaconf import OmegaConf
 
 from kws.data.batches import ResidentBatches
 from kws.ship.export import export
 from kws.train import train
 from kws.training.checkpoint import load_checkpoint, read_checkpoint
+from kws.training import speed
 from kws.training.module import KWSModule
 from tests.conftest import compose_config, prepared_module
 
-FAST = ["trainer.accelerator=cpu", "trainer.enable_progress_bar=false", "data.batch_size=16"]
+from tests.test_pipeline import FAST
 
 
 def _train(root, run_dir, *overrides):
@@ -53,3 +57,29 @@ def test_a_compiled_run_saves_a_plain_checkpoint(tiny_synth_root, tmp_path):
     load_checkpoint(best)
     files = export(compose_config("export", tmp_path / "export", [f"ckpt_path={best}"]))
     assert files["onnx"].is_file()
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_is_bf16_only_where_the_cpu_computes_it(monkeypatch, native):
+    monkeypatch.setattr(speed, "_cpu_has_native_bf16", lambda: native)
+    assert speed.resolve_precision("auto", "cpu") == ("bf16-mixed" if native else "32-true")
+    assert speed.resolve_precision("32-true", "cpu") == "32-true"  # an explicit choice stands
+    assert speed.resolve_precision("bf16-mixed", "cpu") == "bf16-mixed"
+
+
+def test_a_run_records_its_precision_validates_in_fp32_and_trains_channels_last(root, tmp_path, monkeypatch):
+    monkeypatch.setattr(speed, "_cpu_has_native_bf16", lambda: True)
+    metrics, objects = _train(root, tmp_path, "trainer.max_epochs=1")
+    assert OmegaConf.load(tmp_path / "config.yaml").trainer.precision == "bf16-mixed"
+    conv = next(m for m in objects["module"].network.modules() if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last) and conv.weight.dtype == torch.float32
+    # Validation and test ran in fp32: the fp32 checkpoint scored alone gives the same test loss (bf16
+    # would be off in the third digit).
+    best = load_checkpoint(metrics["best_checkpoint"]).eval()
+    with torch.inference_mode():
+        losses = [
+            (F.cross_entropy(best(audio.float() / best.preparation.int16_scale), labels, reduction="sum"))
+            for audio, labels in objects["datamodule"].split_loader("testing")
+        ]
+    clips = len(objects["datamodule"].split("testing").labels)
+    assert float(sum(losses)) / clips == pytest.approx(metrics["test/loss"], rel=1e-5)
