@@ -21,7 +21,6 @@ import threading
 import time
 from pathlib import Path
 
-import torch
 from bench_train import REAL8, EpochClock, kws_config  # scripts/, beside this file
 from tutorial_loop import Run
 
@@ -72,7 +71,8 @@ def run_side(side: str, cfg, turns: Turns, runs: dict[str, Run], results: dict[s
 
 
 def compare(model: str, args: argparse.Namespace) -> dict[str, object]:
-    common = [f"model={model}", f"data.root={args.root}", f"trainer.max_epochs={args.epochs}", f"seed={args.seed}"]
+    common = [f"model={model}", f"data.root={args.root}", f"trainer.max_epochs={args.epochs}"]
+    common += [f"seed={args.seed}"]
     common += ["trainer.enable_progress_bar=false", "callbacks.misclassified_examples=0"]
     sides = {"before": args.before.split(), "after": args.after.split()}
     runs: dict[str, Run] = {}
@@ -114,7 +114,9 @@ def compare(model: str, args: argparse.Namespace) -> dict[str, object]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--root", type=Path, default=REAL8, help="a data set in the Speech Commands layout")
     parser.add_argument("--models", nargs="+", default=["cnn", "bcresnet"], help="configs/model/ names")
     parser.add_argument("--epochs", type=int, default=15)

@@ -14,6 +14,7 @@ median per batch over --batches batches (after --warmup), scaled to the epoch's 
 """
 
 import argparse
+import itertools
 import statistics
 import tempfile
 import time
@@ -37,13 +38,19 @@ def _autocast(precision: str):
     return nullcontext()
 
 
+def _endless(loader):
+    """The loader's batches, epoch after epoch: a small set has fewer batches than the profile takes."""
+    while True:
+        yield from loader
+
+
 def profile_steps(module, loader, batches: int, warmup: int, precision: str) -> dict[str, float]:
     """Median seconds per batch of each phase of a training step."""
     network = module.network
     optimizer = torch.optim.AdamW(module.parameters(), lr=1e-3)
     module.train()
     times: dict[str, list[float]] = {phase: [] for phase in PHASES}
-    iterator = iter(loader)
+    iterator = _endless(loader)
     for index in range(warmup + batches):
         clock = [time.perf_counter()]
         audio, target = next(iterator)
@@ -65,7 +72,7 @@ def profile_steps(module, loader, batches: int, warmup: int, precision: str) -> 
         optimizer.zero_grad(set_to_none=True)
         clock.append(time.perf_counter())
         if index >= warmup:
-            for phase, start, end in zip(PHASES, clock, clock[1:]):
+            for phase, (start, end) in zip(PHASES, itertools.pairwise(clock), strict=True):
                 times[phase].append(end - start)
     return {phase: statistics.median(values) for phase, values in times.items()}
 
@@ -74,13 +81,15 @@ def time_validation(module, loader) -> float:
     module.eval()
     started = time.perf_counter()
     with torch.inference_mode():  # fp32, as kws validates
-        for audio, target in loader:
+        for audio, _ in loader:
             module(audio.float() / module.preparation.int16_scale)
     return time.perf_counter() - started
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--root", type=Path, default=REAL8)
     parser.add_argument("--model", default="cnn")
     parser.add_argument("--batches", type=int, default=30)
@@ -110,11 +119,15 @@ def main() -> None:
     steps = len(train_loader)
     phases_s = {phase: seconds * steps for phase, seconds in per_batch.items()}
     by_hand = sum(phases_s.values()) + validation_s
-    print(f"{args.model}: {steps} training batches of {cfg.data.batch_size}, precision {precision}, channels_last {cfg.channels_last}")
+    print(
+        f"{args.model}: {steps} training batches of {cfg.data.batch_size}, precision {precision}, "
+        f"channels_last {cfg.channels_last}"
+    )
     for phase, seconds in [*phases_s.items(), ("validation pass", validation_s)]:
         print(f"  {phase:18s} {seconds:7.3f} s  {100 * seconds / by_hand:5.1f} %")
     print(f"  {'sum (by hand)':18s} {by_hand:7.3f} s")
-    print(f"  {'kws-train epoch':18s} {lightning_epoch_s:7.3f} s (the same passes in Lightning: + hooks, logging, best.ckpt)")
+    lightning = "the same passes in Lightning: + hooks, logging, best.ckpt"
+    print(f"  {'kws-train epoch':18s} {lightning_epoch_s:7.3f} s ({lightning})")
     print(f"  {'its first epoch':18s} {first_epoch_s:7.3f} s (+ one-off kernel set-up)")
 
 

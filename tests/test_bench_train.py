@@ -33,3 +33,26 @@ def test_bench_train_reports_both_loops_for_each_model(tiny_synth_root, tmp_path
         assert figures["baseline_epoch_s"] > 0 and figures["kws_epoch_s"] > 0
         assert 0 <= figures["baseline_acc"] <= 1 and 0 <= figures["kws_acc"] <= 1
         assert figures["epochs"] == 1 and figures["train_clips"] > 0
+
+
+def _script(name: str, *args: str, cwd) -> subprocess.CompletedProcess:
+    command = [sys.executable, str(REPO / "scripts" / name), *args]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def test_bench_epoch_runs_both_settings_and_reports_the_ratio(tiny_synth_root, tmp_path):
+    args = ["--root", str(tiny_synth_root), "--models", "cnn", "--epochs", "2"]
+    args += ["--after", "data.batch_size=32"]
+    done = _script("bench_epoch.py", *args, cwd=tmp_path)
+    figures = json.loads(done.stdout.strip().splitlines()[-1])["cnn"]
+    assert figures["before_overrides"] == "trainer.precision=32-true channels_last=false"
+    assert figures["before_epoch_s"] > 0 and figures["after_epoch_s"] > 0 and figures["speedup"] > 0
+    assert 0 <= figures["before_test_acc"] <= 1 and figures["epochs"] == 2
+
+
+def test_profile_epoch_times_every_phase(tiny_synth_root, tmp_path):
+    done = _script("profile_epoch.py", "--root", str(tiny_synth_root), "--batches", "2", cwd=tmp_path)
+    for phase in ("waveform_augment", "features", "backward", "validation pass", "kws-train epoch"):
+        assert f"  {phase} " in done.stdout

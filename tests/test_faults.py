@@ -189,7 +189,9 @@ def test_resume_after_a_crash_equals_the_uninterrupted_run_on_real_clips(real8_r
 
 def _kws_train(run_dir, *overrides: str) -> subprocess.Popen:
     command = [sys.executable, "-m", "kws.train", f"hydra.run.dir={run_dir}", *overrides]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
 
 
 @pytest.mark.slow

@@ -10,11 +10,10 @@ from omegaconf import OmegaConf
 from kws.data.batches import ResidentBatches
 from kws.ship.export import export
 from kws.train import train
-from kws.training.checkpoint import load_checkpoint, read_checkpoint
 from kws.training import speed
+from kws.training.checkpoint import load_checkpoint, read_checkpoint
 from kws.training.module import KWSModule
 from tests.conftest import compose_config, prepared_module
-
 from tests.test_pipeline import FAST
 
 

@@ -33,7 +33,8 @@ def resolve_precision(precision: str, accelerator: str) -> str:
     else:
         native, device = _cpu_has_native_bf16(), "this CPU"
     resolved = "bf16-mixed" if native else "32-true"
-    log.info("trainer.precision=auto: %s (%s %s bf16 natively)", resolved, device, "computes" if native else "lacks")
+    how = "computes" if native else "lacks"
+    log.info("trainer.precision=auto: %s (%s %s bf16 natively)", resolved, device, how)
     return resolved
 
 
