@@ -78,9 +78,9 @@ def compare(model: str, args: argparse.Namespace) -> dict[str, object]:
     runs: dict[str, Run] = {}
     results: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="kws-bench-epoch-") as tmp:
-        cache = [f"data.cache_dir={Path(tmp) / 'cache'}"]
-        build_datamodule(kws_config([*common, *cache]).data).prepare_data()  # off both clocks
-        configs = {s: kws_config([*common, *o, *cache], Path(tmp) / s) for s, o in sides.items()}
+        cache = Path(tmp) / "cache"  # one for both sides, built off both clocks
+        build_datamodule(kws_config(common, Path(tmp), cache).data).prepare_data()
+        configs = {s: kws_config([*common, *o], Path(tmp) / s, cache) for s, o in sides.items()}
         turns = Turns(("before", "after"))
         threads = [
             threading.Thread(target=run_side, args=(s, configs[s], turns, runs, results)) for s in sides
