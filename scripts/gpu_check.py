@@ -37,6 +37,7 @@ from omegaconf import DictConfig
 from replicate_set import replicate
 from tutorial_loop import Run
 
+from kws import atomic
 from kws.data.speech_commands import dataset_dir
 from kws.synth.dataset import build_dataset, default_config
 from kws.train import build_datamodule, train
@@ -205,7 +206,7 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     result = check(args)
     out = args.out or args.work / "gpu_check.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    atomic.write_text(out, json.dumps(result, indent=2) + "\n")
     print(json.dumps(result))
 
 
