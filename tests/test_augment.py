@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from kws.data.audio import fit_length
 from kws.data.preparation import Decoding, Preparation
 from kws.models.features import LogMel
-from kws.training.augmentation import SpecAugment, WaveformAugment, _fit_length
+from kws.training.augmentation import Mixup, SpecAugment, WaveformAugment, _fit_length, mix_objective
 from kws.training.module import KWSModule
 from tests.conftest import compose_config
 
@@ -189,9 +189,10 @@ class NoisyData(L.LightningDataModule):
         return torch.randn(3 * SR) * 0.1
 
 
-@pytest.mark.parametrize("augment", ["none", "default"])
+@pytest.mark.parametrize("augment", ["none", "default", "mixup"])
 def test_module_trains_one_step_and_keeps_augmentation_out_of_network_and_checkpoint(tmp_path, augment):
-    cfg = OmegaConf.to_container(compose_config("train", tmp_path, []))
+    overrides = ["augment.mixup.alpha=0.2"] if augment == "mixup" else []
+    cfg = OmegaConf.to_container(compose_config("train", tmp_path, overrides))
     preparation = Preparation(("a", "b", "c", "d"), 12000, Decoding(sample_rate=SR), features=cfg["features"])
     module = KWSModule(
         preparation=preparation.as_dict(),
@@ -226,3 +227,23 @@ def test_module_trains_one_step_and_keeps_augmentation_out_of_network_and_checkp
     torch.save(checkpoint, path)
     restored = KWSModule.load_from_checkpoint(path, map_location="cpu")
     assert restored.hparams.get("augment") is None and not restored.spec_augment.enabled
+
+
+def test_mixup_blends_clips_of_the_batch_with_the_own_clip_dominant_and_weighs_both_labels():
+    assert Mixup(0.0)(speech_like(4))[1] is None  # off: the batch untouched, no randomness used
+    with pytest.raises(ValueError, match="augment.mixup.alpha"):
+        Mixup(-0.1)
+    waveform, target = speech_like(32), torch.arange(32) % 4
+    torch.manual_seed(0)
+    mixed, partner, share = Mixup(0.4)(waveform)
+    assert 0.5 <= share <= 1.0 and sorted(partner.tolist()) == list(range(32))
+    torch.testing.assert_close(mixed, share * waveform + (1 - share) * waveform[partner])
+    assert mixed.abs().max() <= waveform.abs().max()  # a convex blend: levels stay in range
+    torch.manual_seed(0)
+    again, partner_again, _ = Mixup(0.4)(waveform)
+    assert torch.equal(again, mixed) and torch.equal(partner_again, partner)  # the seed decides
+    logits = torch.randn(32, 4)
+    objective = torch.nn.CrossEntropyLoss()
+    expected = share * objective(logits, target) + (1 - share) * objective(logits, target[partner])
+    torch.testing.assert_close(mix_objective(objective, logits, target, partner, share), expected)
+    assert mix_objective(objective, logits, target, None, 1.0) == objective(logits, target)

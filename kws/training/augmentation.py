@@ -119,6 +119,34 @@ class WaveformAugment(nn.Module):
         return torch.addcmul(x, gain.unsqueeze(1), noise)
 
 
+class Mixup:
+    """Mixup (Zhang et al., 2018) on float waveforms: each clip becomes λ·clip + (1-λ)·partner, the partner
+    another clip of the same batch, λ ~ Beta(α, α) once per batch and folded to ≥ 0.5, so the clip's own
+    label stays the dominant one (training accuracy keeps meaning something). The objective weighs both
+    labels by their share (`mix_objective`)."""
+
+    def __init__(self, alpha: float = 0.0) -> None:
+        if alpha < 0:
+            raise ValueError(f"augment.mixup.alpha: must be >= 0 (0 = off), got {alpha}")
+        self.alpha = alpha
+
+    def __call__(self, waveform: Tensor) -> tuple[Tensor, Tensor | None, float]:
+        """(mixed waveform, partner index per clip or None when off, λ)."""
+        if self.alpha == 0.0:
+            return waveform, None, 1.0
+        beta = torch.distributions.Beta(torch.tensor(self.alpha), torch.tensor(self.alpha))
+        share = float(beta.sample())
+        share = max(share, 1.0 - share)
+        partner = torch.randperm(len(waveform), device=waveform.device)
+        return share * waveform + (1.0 - share) * waveform[partner], partner, share
+
+
+def mix_objective(objective, logits: Tensor, target: Tensor, partner: Tensor | None, share: float) -> Tensor:
+    if partner is None:
+        return objective(logits, target)
+    return share * objective(logits, target) + (1.0 - share) * objective(logits, target[partner])
+
+
 def _band_masks(batch: int, size: int, count: int, max_width: int, device: torch.device) -> Tensor:
     """[batch, size] bool: the union of `count` bands per row, each of width 0..max_width, anywhere."""
     widths = torch.randint(0, min(max_width, size) + 1, (batch, count, 1), device=device)

@@ -17,7 +17,8 @@ def _augments(augment: DictConfig | dict) -> bool:
     waveform, spec = augment.get("waveform") or {}, augment.get("spec") or {}
     speed = (waveform.get("speed_min", 1.0), waveform.get("speed_max", 1.0)) != (1.0, 1.0)
     masks = spec.get("time_masks", 0) or spec.get("freq_masks", 0)
-    return bool(waveform.get("max_shift_ms", 0) or waveform.get("noise_prob", 0) or speed or masks)
+    mixup = (augment.get("mixup") or {}).get("alpha", 0)
+    return bool(waveform.get("max_shift_ms", 0) or waveform.get("noise_prob", 0) or speed or masks or mixup)
 
 
 def run_name() -> str:

@@ -22,7 +22,7 @@ from kws.errors import KWSError
 from kws.evaluation.metrics import calibration_bins, ece_from_bins
 from kws.models import build_network
 from kws.models.initialisation import initialise
-from kws.training.augmentation import SpecAugment, WaveformAugment
+from kws.training.augmentation import Mixup, SpecAugment, WaveformAugment, mix_objective
 
 
 class KWSModule(L.LightningModule):
@@ -41,7 +41,7 @@ class KWSModule(L.LightningModule):
     ) -> None:
         """`preparation` is Preparation.as_dict(); `data` which clips it learnt from (KWSDataModule.
         data_record: root and task), so kws-eval can rebuild the splits; `augment` is
-        configs/augment/*.yaml as a dict ({waveform: …, spec: …}), None = no augmentation;
+        configs/augment/*.yaml as a dict ({waveform: …, spec: …, mixup: …}), None = no augmentation;
         `class_weights` weight the training loss; `loss` is configs/loss/*.yaml (None = cross-entropy);
         `init` a scheme of kws.models.initialisation; `l1_penalty` λ adds λ·Σ|w| over all weight
         matrices/kernels to the training objective."""
@@ -65,6 +65,7 @@ class KWSModule(L.LightningModule):
         augment = augment or {}
         self.waveform_augment = WaveformAugment(rate, **augment.get("waveform", {}))
         self.spec_augment = SpecAugment(**augment.get("spec", {}))
+        self.mixup = Mixup(**augment.get("mixup", {}))
 
     def compile_network(self, backend: str = "inductor") -> None:
         """torch.compile the front-end and the classifier in place (nn.Module.compile), so training's
@@ -88,8 +89,10 @@ class KWSModule(L.LightningModule):
     def _step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
         audio, target = batch
         waveform = audio.float() / self.preparation.int16_scale
+        partner, share = None, 1.0
         if stage == "train":
-            logits = self.network.forward_augmented(self.waveform_augment(waveform), self.spec_augment)
+            waveform, partner, share = self.mixup(self.waveform_augment(waveform))
+            logits = self.network.forward_augmented(waveform, self.spec_augment)
         else:
             # Mixed precision speeds up training only: validation and test score the fp32 network that
             # kws-eval and the exports run, so their figures agree.
@@ -107,7 +110,7 @@ class KWSModule(L.LightningModule):
             confidence, predicted = logits.detach().softmax(dim=-1).max(dim=-1)
             self._val_calibration += calibration_bins(confidence, predicted == target)
         if stage == "train":
-            objective = self.objective(logits, target)
+            objective = mix_objective(self.objective, logits, target, partner, share)
             if self.hparams.l1_penalty:
                 objective = objective + self.hparams.l1_penalty * self._l1_norm()
             if self._log_objective:
