@@ -7,6 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from matplotlib.image import imread
+from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
 
@@ -18,7 +19,7 @@ from kws.training.checkpoint import load_checkpoint
 from kws.training.losses import FocalLoss
 from kws.training.lr_find import steepest_descent
 from kws.training.schedules import cosine, one_cycle
-from tests.conftest import compose_config
+from tests.conftest import CONFIG_DIR, compose_config
 from tests.test_pipeline import FAST
 
 
@@ -185,3 +186,17 @@ def test_gpu_trainer_config_trains_in_bf16_mixed_precision(tiny_synth_root, tmp_
     assert cfg.trainer.precision == "bf16-mixed"
     metrics, _ = train(cfg)
     assert math.isfinite(metrics["test/loss"]) and 0 <= metrics["test/acc"] <= 1
+
+
+@pytest.mark.parametrize("name", sorted(path.stem for path in (CONFIG_DIR / "experiment").glob("*.yaml")))
+def test_every_experiment_composes_with_the_train_config(tmp_path, name):
+    cfg = compose_config("train", tmp_path, [f"experiment={name}"])
+    assert cfg.trainer.max_epochs > 0 and cfg.model._target_
+
+
+def test_the_bcresnet_recipe_is_real_small_with_only_the_model_changed(tmp_path):
+    small = OmegaConf.to_container(compose_config("train", tmp_path, ["experiment=real_small"]))
+    best = OmegaConf.to_container(compose_config("train", tmp_path, ["experiment=real_small_bcresnet"]))
+    assert best.pop("model")["_target_"] == "kws.models.bcresnet.BCResNet"
+    small.pop("model")
+    assert best == small
