@@ -166,6 +166,9 @@ def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> tuple[dict[s
         logger.log_hyperparams(
             hyperparameters(cfg), {f"hp/{k}": v for k, v in metrics.items() if k in HP_METRICS}
         )
+    # written after the trainer closed its writer: without this, an event still queued when a multirun
+    # moves on to its next trial (or the process exits) never reaches the file
+    logger.finalize("success")
     log.info("run directory: %s", run_dir)
     log.info("tensorboard --logdir %s", cfg.paths.log_dir)
     return metrics, {"datamodule": datamodule, "module": module, "trainer": trainer}
