@@ -3,8 +3,9 @@
 kws-eval ckpt_path=outputs/train/<run>/checkpoints/best.ckpt
 kws-eval ckpt_path=… data.root=../shared/data/speech_commands_real8 split=validation
 
-Writes metrics.json, <split>_report.json (confusion matrix, per-class precision/recall/F1) and
-<split>_confusion.png to the eval directory and prints the per-class table, worst F1 first.
+Writes metrics.json (keys named after the split: test/acc, val/acc or train/acc), <split>_report.json
+(confusion matrix, per-class precision/recall/F1) and <split>_confusion.png to the eval directory and
+prints the per-class table, worst F1 first.
 """
 
 import json
@@ -26,6 +27,8 @@ from kws.training.checkpoint import load_checkpoint
 
 log = logging.getLogger(__name__)
 
+METRIC_PREFIX = {"training": "train", "validation": "val", "testing": "test"}  # as kws-train names them
+
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Test the checkpoint's network on `cfg.split` with the labels and clip length it was trained with."""
@@ -38,11 +41,14 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     datamodule.setup_split_as_test(cfg.split)
     trainer = L.Trainer(accelerator=cfg.accelerator, devices=1, logger=False, enable_checkpointing=False)
     (tested,) = trainer.test(module, datamodule=datamodule)
+    # Lightning names them test/*; renamed after the split scored, so a validation score never reads as a test
+    prefix = METRIC_PREFIX[cfg.split]
+    scores = {f"{prefix}/{key.removeprefix('test/')}": value for key, value in tested.items()}
     metrics = {
         "checkpoint": str(Path(cfg.ckpt_path).resolve()),
         "root": str(datamodule.root.resolve()),
         "split": cfg.split,
-        **tested,
+        **scores,
     }
     out_dir = Path(cfg.paths.output_dir)
     report = report_split(
@@ -50,7 +56,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     )
     atomic.write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     print(per_class_table(report["per_class"]))
-    print(f"{cfg.split}: accuracy {tested['test/acc']:.4f}, loss {tested['test/loss']:.4f}")
+    print(f"{cfg.split}: accuracy {scores[f'{prefix}/acc']:.4f}, loss {scores[f'{prefix}/loss']:.4f}")
     print(f"-> {out_dir / 'metrics.json'}, {out_dir / f'{cfg.split}_confusion.png'}, {cfg.split}_report.json")
     return metrics
 

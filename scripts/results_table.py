@@ -61,6 +61,11 @@ def row(run_dirs: list[Path], scored_by: str | None = None) -> str:
     config = yaml.safe_load((run_dirs[0] / "config.yaml").read_text())
     model = config["model"]["_target_"].rsplit(".", 1)[-1]
     data = _data(config, scores)
+    for run_dir, score in zip(run_dirs, scores, strict=True):
+        if "test/acc" not in score:
+            where = run_dir / (scored_by or "") / "metrics.json"
+            split = score.get("split", "?")
+            raise SystemExit(f"{where}: no test/acc (scored on the {split} split, not testing)")
     accuracies = [m["test/acc"] * 100 for m in scores]
     spread = f" ± {statistics.stdev(accuracies):.1f}" if len(accuracies) > 1 else ""
     seconds = statistics.median(

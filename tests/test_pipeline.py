@@ -78,6 +78,14 @@ def test_eval_from_checkpoint_alone_reproduces_test_metrics(trained_run, tmp_pat
     assert json.loads((tmp_path / "metrics.json").read_text())["test/acc"] == result["test/acc"]
 
 
+def test_eval_on_validation_names_its_scores_after_that_split(trained_run, tmp_path):
+    run_dir, metrics, _ = trained_run
+    best = run_dir / "checkpoints" / "best.ckpt"
+    result = evaluate(compose_config("eval", tmp_path, [f"ckpt_path={best}", "split=validation"]))
+    assert result["val/acc"] == pytest.approx(metrics["val/acc_best"])  # the score best.ckpt was chosen by
+    assert not any(key.startswith("test/") for key in result)
+
+
 def test_export_onnx_and_torchscript_match_pytorch(trained_run, tmp_path):
     run_dir, _, objects = trained_run
     cfg = compose_config(

@@ -4,6 +4,7 @@ import json
 import runpy
 import sys
 
+import pytest
 import yaml
 
 from tests.conftest import REPO
@@ -58,3 +59,13 @@ def test_scored_by_takes_accuracy_from_an_evaluation_on_another_root(tmp_path, m
     (line,) = capsys.readouterr().out.strip().splitlines()[2:]
     cells = [c.strip() for c in line.strip("|").split("|")]
     assert cells[1:5:3] == ["synth8 → speech_commands_real8", "75.0 ± 7.1 %"]
+
+
+def test_scored_by_a_validation_evaluation_is_refused_naming_the_file(tmp_path, monkeypatch):
+    (run,) = [_run_dir(tmp_path, 0, 0.99, "data/synth8")]
+    (run / "eval_val").mkdir()
+    (run / "eval_val" / "metrics.json").write_text(json.dumps({"val/acc": 0.8, "split": "validation"}))
+    monkeypatch.setattr(sys, "argv", ["results_table.py", str(run), "--scored-by", "eval_val"])
+    refused = r"eval_val/metrics.json: no test/acc \(scored on the validation split"
+    with pytest.raises(SystemExit, match=refused):
+        runpy.run_path(str(REPO / "scripts" / "results_table.py"), run_name="__main__")
