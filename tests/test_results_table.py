@@ -62,7 +62,7 @@ def test_scored_by_takes_accuracy_from_an_evaluation_on_another_root(tmp_path, m
 
 
 def test_scored_by_a_validation_evaluation_is_refused_naming_the_file(tmp_path, monkeypatch):
-    (run,) = [_run_dir(tmp_path, 0, 0.99, "data/synth8")]
+    run = _run_dir(tmp_path, 0, 0.99, "data/synth8")
     (run / "eval_val").mkdir()
     (run / "eval_val" / "metrics.json").write_text(json.dumps({"val/acc": 0.8, "split": "validation"}))
     monkeypatch.setattr(sys, "argv", ["results_table.py", str(run), "--scored-by", "eval_val"])
