@@ -29,12 +29,8 @@ def _with_few_training_clips(real8_root, target, share):
     for listing in ("validation_list.txt", "testing_list.txt"):
         shutil.copy2(source / listing, copy / listing)
         held_out += (source / listing).read_text().split()
-    excluded = set(held_out)
-    training = sorted(
-        path.relative_to(source).as_posix()
-        for path in source.glob("*/*.wav")
-        if path.parent.name != "_background_noise_" and path.relative_to(source).as_posix() not in excluded
-    )
+    clips = {path.relative_to(source).as_posix() for path in source.glob("*/*.wav")}
+    training = sorted(c for c in clips - set(held_out) if not c.startswith("_background_noise_/"))
     kept = random.Random(0).sample(training, round(share * len(training)))
     for relpath in held_out + kept:
         (copy / relpath).parent.mkdir(exist_ok=True)
