@@ -15,6 +15,8 @@ ENV PYTHONUNBUFFERED=1 \
     PATH=/opt/kws/bin:$PATH
 
 RUN python -m venv /opt/kws && useradd --create-home --uid 1001 kws
+# CMU Flite: the voices of kws-synth's flite_share (Debian's package; everything else comes from the lock).
+RUN apt-get update && apt-get install -y --no-install-recommends flite=2.2-5 && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /opt/kws/src
 # The exact environment of `make install` (every version and hash from the lock), in a layer of its own.

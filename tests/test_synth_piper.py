@@ -66,7 +66,7 @@ def test_without_a_neural_voice_older_sets_stay_built(tmp_path: Path) -> None:
 def test_bad_settings_and_a_missing_extra_are_one_clear_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with pytest.raises(KWSError, match="piper_share must be in"):
+    with pytest.raises(KWSError, match="piper_share and flite_share must be >= 0 with a sum <= 1"):
         build_dataset(tmp_path, _config(piper_share=1.5))
     with pytest.raises(KWSError, match="piper_length_scale"):
         build_dataset(tmp_path, _config(piper_length_scale=(0.1, 1.0)))

@@ -27,16 +27,22 @@ from omegaconf import OmegaConf
 
 from kws.atomic import staged_directory
 from kws.cli import CONFIG_DIR
-from kws.errors import DataError, KWSError
-from kws.synth import acoustics, audio, confusables, espeak, piper
-from kws.synth.speakers import NeuralSpeaker, Speaker, clip_path, sample_speakers, split_speakers
+from kws.errors import KWSError
+from kws.synth import acoustics, audio, confusables, espeak, flite, marker, piper
+from kws.synth.marker import MARKER  # noqa: F401 (where tests and callers look for it)
+from kws.synth.speakers import (
+    AnySpeaker,
+    FliteSpeaker,
+    NeuralSpeaker,
+    clip_path,
+    sample_speakers,
+    split_speakers,
+)
 
 log = logging.getLogger("kws.synth")
 
 DATASET_DIR = Path("SpeechCommands") / "speech_commands_v0.02"
 BACKGROUND_DIR = "_background_noise_"
-MARKER = ".kws_synth.json"
-_MARKER_VERSION = 1
 _WORD = re.compile(r"[a-z]+(?:[_-][a-z]+)*")
 # independent random streams under one seed (speakers and splits: kws.synth.speakers); the acoustics have
 # their own, so switching them on leaves every other choice (voices, splits, levels, offsets) as it was
@@ -81,6 +87,10 @@ class SynthConfig:
     piper_length_scale: tuple[float, float]
     piper_noise_scale: tuple[float, float]
     piper_noise_w_scale: tuple[float, float]
+    flite_share: float
+    flite_voices: tuple[str, ...]
+    flite_rate: tuple[float, float]
+    flite_pitch_hz: tuple[float, float]
     confusables: int
 
     @classmethod
@@ -119,8 +129,15 @@ class SynthConfig:
             problems.append("mic_highpass_hz must be [low, high] below mic_lowpass_hz")
         if self.noise_dir is not None and not Path(self.noise_dir).is_dir():
             problems.append(f"noise_dir {self.noise_dir} is not a directory")
-        if not 0 <= self.piper_share <= 1:
-            problems.append("piper_share must be in [0, 1]")
+        if not (0 <= self.piper_share <= 1 and 0 <= self.flite_share <= 1 - self.piper_share):
+            shares = f"{self.piper_share} + {self.flite_share}"
+            problems.append(f"piper_share and flite_share must be >= 0 with a sum <= 1, got {shares}")
+        for name, low, high in [("flite_rate", 0.5, 2.0), ("flite_pitch_hz", 50.0, 400.0)]:
+            lo, hi = getattr(self, name)
+            if not low <= lo <= hi <= high:
+                problems.append(f"{name} must be [low, high] within [{low}, {high}], got {[lo, hi]}")
+        if not self.flite_voices:
+            problems.append("flite_voices must not be empty")
         for name in ("piper_length_scale", "piper_noise_scale", "piper_noise_w_scale"):
             lo, hi = getattr(self, name)
             if not 0 <= lo <= hi <= 3 or (name == "piper_length_scale" and lo < 0.3):
@@ -139,6 +156,8 @@ class SynthConfig:
             raise KWSError("bad kws-synth parameters: " + "; ".join(problems))
         if self.piper_share > 0:
             piper.check_installed()
+        if self.flite_share > 0:
+            flite.check_voices(self.flite_voices)
         for language in self.languages:
             for variant in self.variants:
                 espeak.check_voice(espeak.Voice(language, variant))
@@ -167,8 +186,8 @@ def build_dataset(root: str | Path, config: SynthConfig, workers: int | None = N
         if config.confusables
         else {}
     )
-    wanted = _marker_content(config, near_misses)
-    if _already_built(target, wanted):
+    wanted = marker.content(config, near_misses)
+    if marker.already_built(target, wanted):
         log.info("kws-synth: %s is already built with these parameters; nothing to do", target)
         return target
 
@@ -178,10 +197,10 @@ def build_dataset(root: str | Path, config: SynthConfig, workers: int | None = N
     words = [*config.words, *(word for picks in near_misses.values() for word in picks)]
     clips = [(s, w, r) for s in speakers for w in words for r in range(config.repetitions)]
     # an eSpeak clip is a job of its own; a neural speaker says all its words in one (see kws.synth.piper)
-    jobs = [(s, [(w, r)]) for s, w, r in clips if isinstance(s, Speaker)]
+    jobs = [(s, [(w, r)]) for s, w, r in clips if not isinstance(s, NeuralSpeaker)]
     jobs += [(s, [(w, r) for _, w, r in clips if _ is s]) for s in speakers if isinstance(s, NeuralSpeaker)]
     workers = max(1, min(workers or _cpu_count(), len(jobs)))
-    with staged_directory(target, lambda built: _already_built(built, wanted)) as staging:
+    with staged_directory(target, lambda built: marker.already_built(built, wanted)) as staging:
         if near_misses:
             listed = "; ".join(f"{keyword} -> {', '.join(picks)}" for keyword, picks in near_misses.items())
             log.info("kws-synth: near misses (confusables=%d): %s", config.confusables, listed)
@@ -191,7 +210,7 @@ def build_dataset(root: str | Path, config: SynthConfig, workers: int | None = N
         for split, list_name in (("validation", "validation_list.txt"), ("testing", "testing_list.txt")):
             lines = sorted(clip_path(*clip) for clip in clips if splits[clip[0].id] == split)
             (staging / list_name).write_text("".join(line + "\n" for line in lines))
-        (staging / MARKER).write_text(json.dumps(wanted, indent=2) + "\n")  # last: it means "complete"
+        (staging / marker.MARKER).write_text(json.dumps(wanted, indent=2) + "\n")  # last: it means "complete"
 
     per_split = {
         split: sum(splits[s.id] == split for s, _, _ in clips)
@@ -209,46 +228,6 @@ def _cpu_count() -> int:
     if hasattr(os, "sched_getaffinity"):  # honours taskset / container CPU limits, unlike os.cpu_count
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
-
-
-# Settings of an ingredient that is off change no file: left out of the marker, so a set built before the
-# ingredient existed (or with it off) is still recognised as built.
-_SWITCHED_OFF_UNLESS = {
-    **acoustics.INGREDIENTS,
-    **dict.fromkeys(
-        ("piper_share", "piper_length_scale", "piper_noise_scale", "piper_noise_w_scale"),
-        lambda c: c.piper_share > 0,
-    ),
-    "confusables": lambda c: c.confusables > 0,
-}
-
-
-def _marker_content(config: SynthConfig, near_misses: Mapping[str, tuple[str, ...]]) -> dict:
-    every = dataclasses.asdict(config)
-    params = {
-        k: v for k, v in every.items() if k not in _SWITCHED_OFF_UNLESS or _SWITCHED_OFF_UNLESS[k](config)
-    }
-    if near_misses:  # what was spoken, not only how many: another candidate list or eSpeak may pick others
-        params["near_misses"] = dict(near_misses)
-    # Through JSON and back, so tuples compare equal to the lists read from an existing marker.
-    params = json.loads(json.dumps(params))
-    return {"generator": "kws-synth", "version": _MARKER_VERSION, "params": params}
-
-
-def _already_built(target: Path, wanted: dict) -> bool:
-    if not target.exists():
-        return False
-    advice = "delete it or choose another root"
-    try:
-        found = json.loads((target / MARKER).read_text())
-    except (OSError, ValueError):
-        raise DataError(f"{target} exists but is not a complete kws-synth build; {advice}") from None
-    if found == wanted:
-        return True
-    old, new = found.get("params", {}), wanted["params"]
-    changed = [f"{key}: {old.get(key)!r} -> {new[key]!r}" for key in new if old.get(key) != new[key]]
-    changed = changed or [f"marker version {found.get('version')!r} -> {_MARKER_VERSION}"]
-    raise DataError(f"{target} was built with other parameters ({'; '.join(changed)}); {advice}")
 
 
 def _render_all(staging: Path, config: SynthConfig, words: list[str], jobs: list, workers: int) -> None:
@@ -271,7 +250,7 @@ def _start_worker(staging: Path, config: SynthConfig) -> None:
     _worker.update(staging=staging, config=config, noises=noises)
 
 
-def _render_job(job: tuple[Speaker | NeuralSpeaker, list[tuple[str, int]]]) -> None:
+def _render_job(job: tuple[AnySpeaker, list[tuple[str, int]]]) -> None:
     speaker, clips = job
     config: SynthConfig = _worker["config"]
     if isinstance(speaker, NeuralSpeaker):
@@ -282,6 +261,10 @@ def _render_job(job: tuple[Speaker | NeuralSpeaker, list[tuple[str, int]]]) -> N
             jitter = config.repetition_jitter
             pace = speaker.length_scale * (1 + rng.uniform(-jitter, jitter))
             speech = piper.synthesize(voice, word, pace, speaker.noise_scale, speaker.noise_w_scale)
+        elif isinstance(speaker, FliteSpeaker):
+            jitter = config.repetition_jitter
+            pace = speaker.duration_stretch * (1 + rng.uniform(-jitter, jitter))
+            speech = flite.synthesize(word, speaker.voice, pace, speaker.pitch_hz)
         else:
             spoken = speaker.voice(rng, config.repetition_jitter)
             speech = espeak.synthesize(re.sub(r"[_-]", " ", word), spoken, seed=int(rng.integers(2**31)))
@@ -289,7 +272,7 @@ def _render_job(job: tuple[Speaker | NeuralSpeaker, list[tuple[str, int]]]) -> N
 
 
 def _render_clip(
-    speaker: Speaker | NeuralSpeaker, word: str, repetition: int, speech: np.ndarray, rng: np.random.Generator
+    speaker: AnySpeaker, word: str, repetition: int, speech: np.ndarray, rng: np.random.Generator
 ) -> None:
     config: SynthConfig = _worker["config"]
     if config.vocal_tract != (1.0, 1.0):  # a speaker's size: one factor for all their words

@@ -1,5 +1,6 @@
 """Who speaks in a synthetic set: eSpeak speakers (accent, variant, speed, pitch) and, when asked for,
-speakers of the neural voice (kws.synth.piper), and which split each speaker's clips go to."""
+speakers of the neural voice (kws.synth.piper) and of Flite's voices (kws.synth.flite), and which split
+each speaker's clips go to."""
 
 import dataclasses
 import hashlib
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from kws.synth.dataset import SynthConfig
 
 # independent random streams under one seed (kws.synth.dataset has the others)
-SPEAKER_STREAM, SPLIT_STREAM, NEURAL_SPEAKER_STREAM = 1, 2, 6
+SPEAKER_STREAM, SPLIT_STREAM, NEURAL_SPEAKER_STREAM, FLITE_SPEAKER_STREAM = 1, 2, 6, 7
 
 
 @dataclass(frozen=True)
@@ -59,11 +60,34 @@ class NeuralSpeaker:
         return hashlib.sha1(repr(("piper", *dataclasses.astuple(self))).encode()).hexdigest()[:8]
 
 
-def sample_speakers(config: "SynthConfig") -> list[Speaker | NeuralSpeaker]:
-    """`speakers` voices: round(piper_share * speakers) of the neural voice, eSpeak for the rest. The two
-    kinds draw from separate streams, so piper_share = 0 gives the eSpeak speakers of older builds."""
+@dataclass(frozen=True)
+class FliteSpeaker:
+    """One speaker of a Flite voice: its own pace (`duration_stretch`, > 1 slower) and mean pitch."""
+
+    voice: str
+    duration_stretch: float
+    pitch_hz: float
+    number: int
+
+    @property
+    def id(self) -> str:
+        return hashlib.sha1(repr(("flite", *dataclasses.astuple(self))).encode()).hexdigest()[:8]
+
+
+AnySpeaker = Speaker | NeuralSpeaker | FliteSpeaker
+
+
+def sample_speakers(config: "SynthConfig") -> list[AnySpeaker]:
+    """`speakers` voices: round(piper_share * speakers) of the neural voice, round(flite_share * speakers)
+    of Flite's, eSpeak for the rest. Each kind draws from its own stream, so a share of 0 leaves the other
+    kinds' speakers as older builds drew them."""
     neural = round(config.piper_share * config.speakers)
-    return _espeak_speakers(config, config.speakers - neural) + _neural_speakers(config, neural)
+    flite = round(config.flite_share * config.speakers)
+    return (
+        _espeak_speakers(config, config.speakers - neural - flite)
+        + _neural_speakers(config, neural)
+        + _flite_speakers(config, flite)
+    )
 
 
 def _espeak_speakers(config: "SynthConfig", count: int) -> list[Speaker]:
@@ -98,6 +122,19 @@ def _neural_speakers(config: "SynthConfig", count: int) -> list[NeuralSpeaker]:
     ]  # fmt: skip
 
 
+def _flite_speakers(config: "SynthConfig", count: int) -> list[FliteSpeaker]:
+    rng = np.random.default_rng([config.seed, FLITE_SPEAKER_STREAM])
+    return [
+        FliteSpeaker(
+            voice=config.flite_voices[number % len(config.flite_voices)],  # each voice equally often
+            duration_stretch=round(float(rng.uniform(*config.flite_rate)), 3),
+            pitch_hz=round(float(rng.uniform(*config.flite_pitch_hz)), 1),
+            number=number,
+        )
+        for number in range(count)
+    ]
+
+
 def split_speakers(speaker_ids: list[str], config: "SynthConfig") -> dict[str, str]:
     """Map speaker id -> split; a speaker's clips all go to one split, as in the real data set."""
     count = len(speaker_ids)
@@ -111,5 +148,5 @@ def split_speakers(speaker_ids: list[str], config: "SynthConfig") -> dict[str, s
     return {speaker_ids[i]: split for i, split in zip(order, splits, strict=True)}
 
 
-def clip_path(speaker: Speaker | NeuralSpeaker, word: str, repetition: int) -> str:
+def clip_path(speaker: AnySpeaker, word: str, repetition: int) -> str:
     return f"{word}/{speaker.id}_nohash_{repetition}.wav"
