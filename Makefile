@@ -56,11 +56,15 @@ train: data
 	@echo "TensorBoard:    $(BIN)/tensorboard --logdir outputs"
 	@echo "try it:         $(BIN)/kws-predict $(RUN_DIR)/export <file.wav>"
 
+# One pytest-xdist worker per core (tests/conftest.py gives each its share of the threads): the suite's
+# many short commands, imports and exports overlap instead of queueing behind each other.
+PYTEST := $(BIN)/pytest -n auto --dist worksteal
+
 test: install
-	$(BIN)/pytest
+	$(PYTEST)
 
 test-fast: install
-	$(BIN)/pytest -m "not slow"
+	$(PYTEST) -m "not slow"
 
 lint: install
 	$(BIN)/ruff check kws tests scripts

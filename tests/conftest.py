@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
@@ -15,6 +16,16 @@ from kws.synth.dataset import build_dataset, default_config
 
 REPO = Path(__file__).resolve().parents[1]
 REAL8 = REPO.parent / "shared" / "data" / "speech_commands_real8"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """`make test` runs pytest-xdist workers (-n auto): each gets its share of the cores, and so do the
+    commands it starts, so N workers do not each run a thread per core (oversubscribed, all slow down)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1 and "OMP_NUM_THREADS" not in os.environ:
+        threads = max(1, len(os.sched_getaffinity(0)) // workers)
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+        torch.set_num_threads(threads)
 
 
 def write_layout(
