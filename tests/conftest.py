@@ -1,6 +1,7 @@
 """Shared fixtures: tiny data sets in the Speech Commands layout and the real Hydra config, shrunk."""
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,13 @@ def write_layout(
     for name, lines in lists.items():
         (folder / name).write_text("".join(line + "\n" for line in lines))
     return root
+
+
+def copy_clips(source: Path, target: Path, relpaths: list[str]) -> None:
+    """Copy the clips named relative to one data set folder (`word/file.wav`) into another."""
+    for relpath in relpaths:
+        (target / relpath).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source / relpath, target / relpath)
 
 
 def tone_clip(freq: float, word_samples: int, lead: int, total: int = 16000) -> np.ndarray:

@@ -1,7 +1,6 @@
 """train → eval → export through the real config tree on a tiny generated data set, on the CPU."""
 
 import json
-import shutil
 import subprocess
 import sys
 
@@ -18,7 +17,7 @@ from kws.evaluate import evaluate
 from kws.ship.export import export
 from kws.train import train
 from kws.training.module import KWSModule
-from tests.conftest import compose_config
+from tests.conftest import compose_config, copy_clips
 
 FAST = ["trainer.accelerator=cpu", "trainer.enable_progress_bar=false", "data.batch_size=16"]
 
@@ -211,9 +210,7 @@ def test_eval_scores_a_root_that_holds_only_a_test_split(trained_run, tiny_synth
     source = tiny_synth_root / "SpeechCommands" / "speech_commands_v0.02"
     target = tmp_path / "test_only" / "SpeechCommands" / "speech_commands_v0.02"
     listed = (source / "testing_list.txt").read_text().split()
-    for relpath in listed:
-        (target / relpath).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source / relpath, target / relpath)
+    copy_clips(source, target, listed)
     (target / "testing_list.txt").write_text("\n".join(listed) + "\n")
     (target / "validation_list.txt").write_text("")
     best = run_dir / "checkpoints" / "best.ckpt"

@@ -9,7 +9,7 @@ import pytest
 
 from kws.synth.dataset import build_dataset, default_config
 from kws.train import train
-from tests.conftest import compose_config
+from tests.conftest import compose_config, copy_clips
 
 
 @pytest.mark.slow
@@ -32,9 +32,7 @@ def _with_few_training_clips(real8_root, target, share):
     clips = {path.relative_to(source).as_posix() for path in source.glob("*/*.wav")}
     training = sorted(c for c in clips - set(held_out) if not c.startswith("_background_noise_/"))
     kept = random.Random(0).sample(training, round(share * len(training)))
-    for relpath in held_out + kept:
-        (copy / relpath).parent.mkdir(exist_ok=True)
-        shutil.copy2(source / relpath, copy / relpath)
+    copy_clips(source, copy, held_out + kept)
     shutil.copytree(source / "_background_noise_", copy / "_background_noise_")
     return target, len(kept)
 

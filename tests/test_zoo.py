@@ -120,6 +120,9 @@ def test_onnx_export_matches_eager(tmp_path, model):
     import onnxruntime
 
     net, batch = _trained_for_export(tmp_path, model)
+    # A quarter second: the exporter's time grows with the frames a recurrent layer steps through, and the
+    # network is the same at any length (global pooling or the last step; no fixed-size layer).
+    batch = batch[:, :4000]
     path = tmp_path / f"{model}.onnx"
     torch.onnx.export(  # as kws/ship/export.py does
         net,
