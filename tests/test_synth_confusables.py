@@ -14,7 +14,8 @@ from omegaconf import OmegaConf
 from kws.cli import CONFIG_DIR
 from kws.errors import DataError, KWSError
 from kws.synth import confusables, espeak
-from kws.synth.dataset import MARKER, build_dataset, default_config
+from kws.synth.dataset import build_dataset, default_config
+from kws.synth.marker import MARKER
 
 KEYWORDS = ("yes", "no", "up", "down", "left", "right", "go", "stop")
 TINY = default_config(words=("yes", "left"), speakers=4, background_seconds=1.0, confusables=1)

@@ -29,7 +29,6 @@ from kws.atomic import staged_directory
 from kws.cli import CONFIG_DIR
 from kws.errors import KWSError
 from kws.synth import acoustics, audio, confusables, espeak, flite, marker, piper
-from kws.synth.marker import MARKER  # noqa: F401 (where tests and callers look for it)
 from kws.synth.speakers import (
     AnySpeaker,
     FliteSpeaker,
@@ -196,7 +195,7 @@ def build_dataset(root: str | Path, config: SynthConfig, workers: int | None = N
     splits = split_speakers([s.id for s in speakers], config)
     words = [*config.words, *(word for picks in near_misses.values() for word in picks)]
     clips = [(s, w, r) for s in speakers for w in words for r in range(config.repetitions)]
-    # an eSpeak clip is a job of its own; a neural speaker says all its words in one (see kws.synth.piper)
+    # an eSpeak or Flite clip is a job of its own; a Piper speaker says all its words in one (kws.synth.piper)
     jobs = [(s, [(w, r)]) for s, w, r in clips if not isinstance(s, NeuralSpeaker)]
     jobs += [(s, [(w, r) for _, w, r in clips if _ is s]) for s in speakers if isinstance(s, NeuralSpeaker)]
     workers = max(1, min(workers or _cpu_count(), len(jobs)))
