@@ -1,5 +1,6 @@
 """Shared fixtures: tiny data sets in the Speech Commands layout and the real Hydra config, shrunk."""
 
+import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -48,6 +49,14 @@ def write_layout(
     for name, lines in lists.items():
         (folder / name).write_text("".join(line + "\n" for line in lines))
     return root
+
+
+def tree_digest(directory: Path) -> str:
+    """One hash of every file under `directory`, with its relative path: equal means byte-identical trees."""
+    files = sorted(p for p in directory.rglob("*") if p.is_file())
+    return hashlib.sha256(
+        b"".join(p.relative_to(directory).as_posix().encode() + p.read_bytes() for p in files)
+    ).hexdigest()
 
 
 def copy_clips(source: Path, target: Path, relpaths: list[str]) -> None:

@@ -1,7 +1,6 @@
 """kws-synth: the offline data set must look like Speech Commands to every consumer and be reproducible."""
 
 import dataclasses
-import hashlib
 import re
 import subprocess
 import sys
@@ -14,16 +13,10 @@ import soundfile
 from kws.errors import DataError, KWSError
 from kws.synth import audio, dataset, espeak
 from kws.synth.dataset import build_dataset, default_config
+from tests.conftest import tree_digest
 
 TINY = default_config(words=("yes", "no", "sheila"), speakers=10, repetitions=2, background_seconds=10.0)
 CLIP_NAME = re.compile(r"[0-9a-f]{8}_nohash_[0-9]+\.wav")
-
-
-def _digest(directory: Path) -> str:
-    files = sorted(p for p in directory.rglob("*") if p.is_file())
-    return hashlib.sha256(
-        b"".join(p.relative_to(directory).as_posix().encode() + p.read_bytes() for p in files)
-    ).hexdigest()
 
 
 def _speakers(directory: Path, list_name: str) -> set[str]:
@@ -90,9 +83,9 @@ def test_torchaudio_speechcommands_opens_it(built: Path) -> None:
 
 
 def test_same_seed_gives_identical_bytes_whatever_the_workers(built: Path, tmp_path: Path) -> None:
-    assert _digest(build_dataset(tmp_path / "again", TINY, workers=1)) == _digest(built)
+    assert tree_digest(build_dataset(tmp_path / "again", TINY, workers=1)) == tree_digest(built)
     other_seed = build_dataset(tmp_path / "seed1", dataclasses.replace(TINY, seed=1))
-    assert _digest(other_seed) != _digest(built)
+    assert tree_digest(other_seed) != tree_digest(built)
 
 
 def test_rebuilding_is_a_no_op(built: Path, caplog: pytest.LogCaptureFixture) -> None:

@@ -1,7 +1,6 @@
 """kws-synth's rooms, voices, noise and microphones: deterministic, and each does what it says in range."""
 
 import dataclasses
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,7 @@ import soundfile
 from kws.errors import KWSError
 from kws.synth import acoustics, audio
 from kws.synth.dataset import build_dataset, default_config
+from tests.conftest import tree_digest
 
 RATE = audio.SAMPLE_RATE
 
@@ -91,11 +91,6 @@ def test_noise_is_mixed_at_the_asked_snr(tmp_path: Path) -> None:
     assert 20 * np.log10(0.2 / np.sqrt(np.mean(noisy**2))) == pytest.approx(10.0, abs=0.01)
 
 
-def _digest(directory: Path) -> str:
-    files = sorted(p for p in directory.rglob("*") if p.is_file())
-    return hashlib.sha256(b"".join(p.name.encode() + p.read_bytes() for p in files)).hexdigest()
-
-
 def test_a_set_with_every_ingredient_is_reproducible_and_in_range(tmp_path: Path) -> None:
     noise_dir = tmp_path / "noise"
     noise_dir.mkdir()
@@ -105,7 +100,7 @@ def test_a_set_with_every_ingredient_is_reproducible_and_in_range(tmp_path: Path
         mic_prob=1.0, noise_dir=str(noise_dir), noise_prob=1.0, peak_dbfs=(-12.0, -3.0),
     )  # fmt: skip
     built = build_dataset(tmp_path / "a", config, workers=2)
-    assert _digest(build_dataset(tmp_path / "b", config, workers=1)) == _digest(built)
+    assert tree_digest(build_dataset(tmp_path / "b", config, workers=1)) == tree_digest(built)
     assert [p.name for p in (built / "_background_noise_").iterdir()] == ["fan.wav"]
     for path in built.glob("*/*_nohash_*.wav"):
         samples = soundfile.read(path, dtype="float64")[0]
@@ -113,7 +108,7 @@ def test_a_set_with_every_ingredient_is_reproducible_and_in_range(tmp_path: Path
         peak_db = 20 * np.log10(np.max(np.abs(samples)))
         assert -13.0 < peak_db < -2.5  # speech in a room with noise, brought back to the drawn peak
     plain = build_dataset(tmp_path / "plain", dataclasses.replace(config, reverb_prob=0.0, noise_prob=0.0))
-    assert _digest(plain) != _digest(built)
+    assert tree_digest(plain) != tree_digest(built)
 
 
 def test_bad_acoustics_are_reported_clearly(tmp_path: Path) -> None:

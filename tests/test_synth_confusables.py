@@ -3,7 +3,6 @@ never a keyword or a homophone of one, and a set with them is reproducible, laid
 without touching older sets."""
 
 import dataclasses
-import hashlib
 import random
 import re
 from pathlib import Path
@@ -16,16 +15,10 @@ from kws.errors import DataError, KWSError
 from kws.synth import confusables, espeak
 from kws.synth.dataset import build_dataset, default_config
 from kws.synth.marker import MARKER
+from tests.conftest import tree_digest
 
 KEYWORDS = ("yes", "no", "up", "down", "left", "right", "go", "stop")
 TINY = default_config(words=("yes", "left"), speakers=4, background_seconds=1.0, confusables=1)
-
-
-def _digest(directory: Path) -> str:
-    files = sorted(p for p in directory.rglob("*") if p.is_file())
-    return hashlib.sha256(
-        b"".join(p.relative_to(directory).as_posix().encode() + p.read_bytes() for p in files)
-    ).hexdigest()
 
 
 def test_phonemes_are_espeaks_ipa_and_the_same_whatever_came_before() -> None:
@@ -83,7 +76,7 @@ def test_a_set_with_near_misses_is_reproducible_and_logs_them(
     with caplog.at_level("INFO", logger="kws.synth"):
         again = build_dataset(tmp_path, TINY, workers=1)
     assert "near misses (confusables=1): yes -> chess; left -> let" in caplog.text
-    assert _digest(again) == _digest(built)
+    assert tree_digest(again) == tree_digest(built)
 
 
 def test_near_misses_are_word_folders_of_their_own_in_every_split(built: Path) -> None:
@@ -103,7 +96,7 @@ def test_off_leaves_older_sets_built_and_the_keywords_clips_as_they_were(built: 
     assert "confusables" not in (without / MARKER).read_text()  # as written before the option existed
     assert {p.name for p in without.iterdir() if p.is_dir()} == {"yes", "left", "_background_noise_"}
     for word in ("yes", "left"):
-        assert _digest(without / word) == _digest(built / word)
+        assert tree_digest(without / word) == tree_digest(built / word)
     assert build_dataset(tmp_path, plain) == without
     with pytest.raises(DataError, match=re.escape("confusables: None -> 1")):
         build_dataset(tmp_path, TINY)

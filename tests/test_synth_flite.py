@@ -2,7 +2,6 @@
 used, off by default without touching older sets, and a clear error without the program or a voice."""
 
 import dataclasses
-import hashlib
 import os
 import re
 import shutil
@@ -17,16 +16,12 @@ from kws.errors import KWSError
 from kws.synth import audio, flite
 from kws.synth.dataset import build_dataset, default_config
 from kws.synth.speakers import FliteSpeaker, sample_speakers
+from tests.conftest import tree_digest
 
 if shutil.which("flite") is None:
     if os.environ.get("KWS_REQUIRE_REAL_DATA"):  # CI installs it (.ci/run): there it must run
         pytest.fail("the flite program is missing (KWS_REQUIRE_REAL_DATA is set)", pytrace=False)
     pytest.skip("needs the flite program (apt install flite)", allow_module_level=True)
-
-
-def _digest(directory: Path) -> str:
-    files = sorted(p for p in directory.rglob("*") if p.is_file())
-    return hashlib.sha256(b"".join(p.name.encode() + p.read_bytes() for p in files)).hexdigest()
 
 
 def _config(**overrides: object):  # noqa: ANN202 - a SynthConfig
@@ -38,7 +33,7 @@ def test_a_flite_set_is_reproducible_whatever_the_workers_and_in_range(tmp_path:
     # at this pace every word fits the 1 s clip (slower ones make longer clips, as eSpeak's do)
     config = _config(peak_dbfs=(-12.0, -3.0), vocal_tract=(0.85, 1.2), flite_rate=(0.8, 1.0))
     built = build_dataset(tmp_path / "a", config, workers=2)
-    assert _digest(build_dataset(tmp_path / "b", config, workers=1)) == _digest(built)
+    assert tree_digest(build_dataset(tmp_path / "b", config, workers=1)) == tree_digest(built)
     speakers = [s for s in sample_speakers(config) if isinstance(s, FliteSpeaker)]
     assert sorted(s.voice for s in speakers) == sorted(config.flite_voices)  # 4 speakers: each voice once
     flite_ids = {s.id for s in speakers}

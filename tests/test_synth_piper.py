@@ -3,7 +3,6 @@ same ranges as eSpeak's, off by default without touching older sets, and a clear
 
 import builtins
 import dataclasses
-import hashlib
 import re
 from pathlib import Path
 
@@ -15,13 +14,9 @@ from kws.errors import KWSError
 from kws.synth import audio
 from kws.synth.dataset import build_dataset, default_config
 from kws.synth.speakers import NeuralSpeaker, sample_speakers
+from tests.conftest import tree_digest
 
 RATE = audio.SAMPLE_RATE
-
-
-def _digest(directory: Path) -> str:
-    files = sorted(p for p in directory.rglob("*") if p.is_file())
-    return hashlib.sha256(b"".join(p.name.encode() + p.read_bytes() for p in files)).hexdigest()
 
 
 def _config(**overrides: object):  # noqa: ANN202 - a SynthConfig
@@ -32,7 +27,7 @@ def _config(**overrides: object):  # noqa: ANN202 - a SynthConfig
 def test_a_shared_set_is_reproducible_whatever_the_workers_and_in_range(tmp_path: Path) -> None:
     config = _config(peak_dbfs=(-12.0, -3.0), vocal_tract=(0.85, 1.2))
     built = build_dataset(tmp_path / "a", config, workers=2)
-    assert _digest(build_dataset(tmp_path / "b", config, workers=1)) == _digest(built)
+    assert tree_digest(build_dataset(tmp_path / "b", config, workers=1)) == tree_digest(built)
     neural = {s.id for s in sample_speakers(config) if isinstance(s, NeuralSpeaker)}
     assert len(neural) == 3
     clips = sorted(built.glob("*/*_nohash_*.wav"))
@@ -51,7 +46,7 @@ def test_each_neural_speaker_sounds_different_and_the_seed_changes_them(tmp_path
     other_seed = build_dataset(tmp_path / "b", dataclasses.replace(config, seed=1))
     yes = [soundfile.read(p)[0] for p in sorted(first.glob("yes/*.wav"))]
     assert len(yes) == 2 and not np.array_equal(yes[0], yes[1])
-    assert _digest(first) != _digest(other_seed)
+    assert tree_digest(first) != tree_digest(other_seed)
 
 
 def test_without_a_neural_voice_older_sets_stay_built(tmp_path: Path) -> None:
