@@ -6,7 +6,6 @@ distance between eSpeak's phonemes (kws.synth.espeak.phonemes) of the two words,
 """
 
 import functools
-import re
 from collections.abc import Sequence
 
 from omegaconf import OmegaConf
@@ -28,7 +27,7 @@ def candidates() -> tuple[str, ...]:
 
 def phoneme_symbols(words: Sequence[str], language: str = LANGUAGE) -> dict[str, tuple[str, ...]]:
     """Each word's phonemes, one symbol each ("ɛ", "aɪ", "t"), without stress marks or word breaks."""
-    spoken = espeak.phonemes_of([re.sub(r"[_-]", " ", word) for word in words], language)
+    spoken = espeak.phonemes_of([espeak.spoken_text(word) for word in words], language)
     unstressed = [s.translate({ord(mark): None for mark in _STRESS}).replace(" ", "_") for s in spoken]
     return {word: tuple(filter(None, s.split("_"))) for word, s in zip(words, unstressed, strict=True)}
 

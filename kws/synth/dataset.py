@@ -266,7 +266,7 @@ def _render_job(job: tuple[AnySpeaker, list[tuple[str, int]]]) -> None:
             speech = flite.synthesize(word, speaker.voice, pace, speaker.pitch_hz)
         else:
             spoken = speaker.voice(rng, config.repetition_jitter)
-            speech = espeak.synthesize(re.sub(r"[_-]", " ", word), spoken, seed=int(rng.integers(2**31)))
+            speech = espeak.synthesize(espeak.spoken_text(word), spoken, seed=int(rng.integers(2**31)))
         _render_clip(speaker, word, repetition, speech, rng)
 
 

@@ -12,6 +12,7 @@ makes it a pure function of its arguments (checked across processes, worker coun
 import ctypes
 import functools
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,11 @@ class Voice:
     @property
     def name(self) -> str:
         return self.language if self.variant is None else f"{self.language}+{self.variant}"
+
+
+def spoken_text(word: str) -> str:
+    """What a TTS engine is given for a word folder's name: "turn_on" and "turn-on" are said "turn on"."""
+    return re.sub(r"[_-]", " ", word)
 
 
 def data_path() -> Path:

@@ -8,7 +8,6 @@ so its clips go through the same rendering as the others'.
 """
 
 import functools
-import re
 import shutil
 import subprocess
 import tempfile
@@ -50,7 +49,7 @@ def synthesize(text: str, voice: str, duration_stretch: float, pitch_hz: float) 
             "flite", "-voice", voice,
             "--setf", f"duration_stretch={duration_stretch:.4f}",
             "--setf", f"int_f0_target_mean={pitch_hz:.1f}",
-            "-t", re.sub(r"[_-]", " ", text), "-o", str(wav),
+            "-t", espeak.spoken_text(text), "-o", str(wav),
         ]  # fmt: skip
         done = subprocess.run(command, capture_output=True, text=True)
         if done.returncode != 0 or not wav.exists():

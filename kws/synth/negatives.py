@@ -1,8 +1,6 @@
 """Non-keyword speech for kws-detect-eval's negative streams: near misses of the keywords and other
 everyday words (configs/vocabulary/near_miss_candidates.yaml) in eSpeak voices, as 16 kHz float clips."""
 
-import re
-
 import numpy as np
 
 from kws.synth import audio, confusables, espeak
@@ -32,6 +30,6 @@ def spoken_words(keywords: list[str], count: int, seed: int) -> list[np.ndarray]
             int(rng.integers(*config.rate)),
             int(rng.integers(*config.pitch)),
         )
-        speech = espeak.synthesize(re.sub(r"[_-]", " ", word), voice, seed=int(rng.integers(2**31)))
+        speech = espeak.synthesize(espeak.spoken_text(word), voice, seed=int(rng.integers(2**31)))
         clips.append(audio.render_clip(speech, rng, (-6.0, -1.0), (40.0, 50.0)).astype(np.float32) / 32768)
     return clips

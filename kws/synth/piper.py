@@ -8,7 +8,6 @@ seeded by (seed, speaker) and says its words in a fixed order: the same set what
 """
 
 import json
-import re
 import zlib
 from pathlib import Path
 from typing import Any
@@ -58,5 +57,5 @@ def synthesize(
     settings = SynthesisConfig(
         length_scale=length_scale, noise_scale=noise_scale, noise_w_scale=noise_w_scale
     )
-    chunks = voice.synthesize(re.sub(r"[_-]", " ", text), syn_config=settings)
+    chunks = voice.synthesize(espeak.spoken_text(text), syn_config=settings)
     return np.concatenate([chunk.audio_int16_array for chunk in chunks])
