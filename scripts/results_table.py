@@ -2,12 +2,15 @@
 
 python scripts/results_table.py outputs/seeds/offline/*/ outputs/seeds/real8/*/
 
-Runs that differ only in `seed=` form one row: test accuracy as mean ± standard deviation over the
-seeds (sample std; "n" says how many), seconds per epoch as the median over all their epochs (from each
+Runs that differ only in `seed=` form one row: validation and test accuracy as mean (± standard
+deviation, for test) over the seeds (sample std; "n" says how many) — settings are chosen by the
+first, reported by the second —, seconds per epoch as the median over all their epochs (from each
 train.log: robust to other processes slowing a few epochs). `--scored-by eval_real` takes each run's test
 accuracy from <run>/eval_real/metrics.json instead (written by `kws-eval ckpt_path=<run>/checkpoints/
 best.ckpt data.root=<other root> hydra.run.dir=<run>/eval_real`): a model scored on another data set's
-test speakers, e.g. trained on synthetic speech and scored on real recordings. The command column
+test speakers, e.g. trained on synthetic speech and scored on real recordings; its validation figure
+then comes from `--val-scored-by DIR` (a `kws-eval … split=validation` of the same checkpoint) and
+is left blank without it, since the run's own validation split is another data set. The command column
 reproduces the row: kws-train --multirun seed=… with the runs' other overrides (from Hydra's
 .hydra/overrides.yaml), leaving out the ones that only say where files go.
 """
@@ -53,20 +56,40 @@ def _data(config: dict, scores: list[dict]) -> str:
     return trained_on if scored_on == {Path(roots[0]).name} else f"{trained_on} → {', '.join(scored_on)}"
 
 
-def row(run_dirs: list[Path], scored_by: str | None = None) -> str:
-    metrics = [json.loads((d / "metrics.json").read_text()) for d in run_dirs]
-    scores = (
-        [json.loads((d / scored_by / "metrics.json").read_text()) for d in run_dirs] if scored_by else metrics
-    )
+def _metrics(run_dirs: list[Path], folder: str | None) -> list[dict]:
+    """Each run's metrics.json, or that of its kws-eval in <run>/folder."""
+    return [json.loads((d / (folder or "") / "metrics.json").read_text()) for d in run_dirs]
+
+
+def _percentages(run_dirs: list[Path], folder: str | None, key: str) -> list[float]:
+    wanted = "testing" if key.startswith("test/") else "validation"
+    values = []
+    for run_dir, metrics in zip(run_dirs, _metrics(run_dirs, folder), strict=True):
+        if key not in metrics:
+            where = run_dir / (folder or "") / "metrics.json"
+            raise SystemExit(
+                f"{where}: no {key} (scored on the {metrics.get('split', '?')} split, not {wanted})"
+            )
+        values.append(100 * metrics[key])
+    return values
+
+
+def _validation(run_dirs: list[Path], scored_by: str | None, val_scored_by: str | None) -> str:
+    """Mean validation accuracy: a kws-eval of the validation split, else the run's best epoch (blank
+    when the test figure comes from another data set: the run's own validation split is not that one)."""
+    if val_scored_by:
+        return f"{statistics.mean(_percentages(run_dirs, val_scored_by, 'val/acc')):.1f} %"
+    if scored_by:
+        return "–"
+    return f"{statistics.mean(_percentages(run_dirs, None, 'val/acc_best')):.1f} %"
+
+
+def row(run_dirs: list[Path], scored_by: str | None = None, val_scored_by: str | None = None) -> str:
+    metrics = _metrics(run_dirs, None)
     config = yaml.safe_load((run_dirs[0] / "config.yaml").read_text())
     model = config["model"]["_target_"].rsplit(".", 1)[-1]
-    data = _data(config, scores)
-    for run_dir, score in zip(run_dirs, scores, strict=True):
-        if "test/acc" not in score:
-            where = run_dir / (scored_by or "") / "metrics.json"
-            split = score.get("split", "?")
-            raise SystemExit(f"{where}: no test/acc (scored on the {split} split, not testing)")
-    accuracies = [m["test/acc"] * 100 for m in scores]
+    data = _data(config, _metrics(run_dirs, scored_by))
+    accuracies = _percentages(run_dirs, scored_by, "test/acc")
     spread = f" ± {statistics.stdev(accuracies):.1f}" if len(accuracies) > 1 else ""
     seconds = statistics.median(
         t for d, m in zip(run_dirs, metrics, strict=True) for t in epoch_seconds(d, m)
@@ -74,6 +97,7 @@ def row(run_dirs: list[Path], scored_by: str | None = None) -> str:
     overrides = [o for o in _overrides(run_dirs[0]) if not o.startswith("seed=")]
     return (
         f"| {model} | {data} | {metrics[0]['params']:,} | {metrics[0]['macs'] / 1e6:.1f} M "
+        f"| {_validation(run_dirs, scored_by, val_scored_by)} "
         f"| {statistics.mean(accuracies):.1f}{spread} % | {len(run_dirs)} | {metrics[0]['epochs']} "
         f"| {seconds:.1f} s | {command(overrides, sorted(_seed(d) for d in run_dirs))} |"
     )
@@ -97,11 +121,18 @@ def main() -> None:
     parser.add_argument(
         "--scored-by", metavar="DIR", help="test accuracy from <run>/DIR/metrics.json (kws-eval)"
     )
+    parser.add_argument(
+        "--val-scored-by", metavar="DIR", help="validation accuracy from <run>/DIR/metrics.json (kws-eval)"
+    )
     args = parser.parse_args()
-    print("| model | data | params | MACs / clip | test accuracy | n | epochs | s / epoch | command |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
+    print(
+        "| model | data | params | MACs / clip | val accuracy | test accuracy | n | epochs | s / epoch |",
+        end="",
+    )
+    print(" command |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for group in group_by_everything_but_the_seed(args.run_dirs):
-        print(row(group, args.scored_by))
+        print(row(group, args.scored_by, args.val_scored_by))
 
 
 if __name__ == "__main__":

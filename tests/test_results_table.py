@@ -17,7 +17,14 @@ def _run_dir(parent, seed, acc, root, model="kws.models.cnn.CNN", epoch_seconds=
     (run_dir / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
     config = {"seed": seed, "model": {"_target_": model}, "data": {"root": root}}
     (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
-    metrics = {"test/acc": acc, "params": 1234, "macs": 5e6, "epochs": 2, "train_seconds": 7.0}
+    metrics = {
+        "test/acc": acc,
+        "val/acc_best": acc - 0.1,
+        "params": 1234,
+        "macs": 5e6,
+        "epochs": 2,
+        "train_seconds": 7.0,
+    }
     (run_dir / "metrics.json").write_text(json.dumps(metrics))
     epochs = "".join(f"epoch {i + 1}/2 train loss 1.0 | {t} s\n" for i, t in enumerate(epoch_seconds))
     (run_dir / "train.log").write_text(epochs)
@@ -32,11 +39,12 @@ def test_seeds_of_one_setting_become_one_row_with_mean_and_std(tmp_path, monkeyp
     rows = capsys.readouterr().out.strip().splitlines()[2:]
     assert len(rows) == 2
     cells = [c.strip() for c in rows[0].strip("|").split("|")]
-    assert cells[:9] == [
+    assert cells[:10] == [
         "CNN",
         "a",
         "1,234",
         "5.0 M",
+        "82.0 %",
         "92.0 ± 2.0 %",
         "3",
         "2",
@@ -58,7 +66,25 @@ def test_scored_by_takes_accuracy_from_an_evaluation_on_another_root(tmp_path, m
     runpy.run_path(str(REPO / "scripts" / "results_table.py"), run_name="__main__")
     (line,) = capsys.readouterr().out.strip().splitlines()[2:]
     cells = [c.strip() for c in line.strip("|").split("|")]
-    assert cells[1:5:3] == ["synth8 → speech_commands_real8", "75.0 ± 7.1 %"]
+    assert cells[1:6:4] == ["synth8 → speech_commands_real8", "75.0 ± 7.1 %"]
+    assert cells[4] == "–"  # the runs' own validation split is synthetic: not what settings are chosen by
+
+
+def test_val_scored_by_takes_validation_accuracy_from_an_evaluation(tmp_path, monkeypatch, capsys):
+    runs = [_run_dir(tmp_path, s, 0.99, "data/synth8") for s in (0, 1)]
+    for run, val in zip(runs, (0.80, 0.90), strict=True):
+        for folder, scored in (("eval_test", {"test/acc": 0.7}), ("eval_val", {"val/acc": val})):
+            (run / folder).mkdir()
+            (run / folder / "metrics.json").write_text(json.dumps({**scored, "root": "/r/real8"}))
+    arguments = ["--scored-by", "eval_test", "--val-scored-by", "eval_val"]
+    monkeypatch.setattr(sys, "argv", ["results_table.py", *map(str, runs), *arguments])
+    runpy.run_path(str(REPO / "scripts" / "results_table.py"), run_name="__main__")
+    (line,) = capsys.readouterr().out.strip().splitlines()[2:]
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[4:6] == ["85.0 %", "70.0 ± 0.0 %"]
+    monkeypatch.setattr(sys, "argv", ["results_table.py", *map(str, runs), "--val-scored-by", "eval_test"])
+    with pytest.raises(SystemExit, match=r"eval_test/metrics.json: no val/acc \(scored on the \? split"):
+        runpy.run_path(str(REPO / "scripts" / "results_table.py"), run_name="__main__")
 
 
 def test_scored_by_a_validation_evaluation_is_refused_naming_the_file(tmp_path, monkeypatch):
