@@ -10,7 +10,7 @@ import soundfile as sf
 
 from kws.data.preparation import Decoding, Preparation
 from kws.ship import streams
-from kws.ship.detect import detect, main, settings_for
+from kws.ship.detect import detect, main, pick_detections, settings_for
 from kws.ship.detect_eval import main as detect_eval_main
 from kws.ship.export import export
 from kws.ship.runtime import Spotter, load_spotter
@@ -166,6 +166,18 @@ def test_refractory_period_allows_one_detection_per_period():
     assert np.diff(times).min() >= 1.0 - 1e-9
 
     assert len(detect(audio, spotter, hop_s=0.1, smooth=3, threshold=0.8, refractory_s=10.0)) == 1
+
+
+def test_a_crossing_is_reported_at_its_peak_with_the_label_there():
+    labels = ["no", "yes"]
+    times = np.arange(12) * 0.1
+    no = [0.7, 0.66, 0.2, 0.1, 0.1, 0.1, 0.9, 0.1, 0, 0, 0, 0]  # crosses first, and again at 0.6 s
+    yes = [0.1, 0.3, 0.75, 0.9, 0.8, 0.85, 0, 0, 0, 0, 0, 0]  # takes over and peaks at 0.3 s
+    smoothed = np.array([no, yes]).T
+    (detection,) = pick_detections(smoothed, labels, times, threshold=0.65, refractory_s=1.0)
+    assert (detection.label, detection.time, detection.prob) == ("yes", 0.3, 0.9)
+    later = pick_detections(smoothed, labels, times, threshold=0.65, refractory_s=0.2)
+    assert [(d.label, d.time) for d in later] == [("yes", 0.3), ("no", 0.6)]
 
 
 def test_silence_and_unknown_are_never_reported():

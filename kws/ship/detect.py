@@ -22,6 +22,8 @@ FA_PER_HOUR`, replace them for that model; flags typed on the command line win o
   --refractory 1.0  after a detection nothing fires for one second (any label): one word, one detection,
                     and Speech Commands words fit in one second.
   --gate-db 35      windows quieter than this many dB below the file's loud windows count as silence.
+A detection takes the label and time of its crossing's peak (at most 0.5 s after the crossing): at the
+first crossing a word is often half in view and its label still unsure.
 
 `_silence_` and `_unknown_` are never reported: they are what the model says when no keyword is there.
 """
@@ -41,13 +43,14 @@ from kws.ship.streaming import stream_logits
 BATCH_WINDOWS = 256
 LOUD_PERCENTILE = 95  # "the loud parts of the file": robust to a few clicks, unlike the maximum
 ABSOLUTE_FLOOR_DBFS = -70.0  # digital silence and near-silence are never speech, however quiet the file
+PEAK_SPAN_S = 0.5  # how long a crossing may rise to its peak: the most a detection is reported late
 
 
 @dataclass(frozen=True)
 class Detection:
-    time: float  # seconds: the centre of the windows whose smoothed posterior fired
+    time: float  # seconds: the centre of the windows whose smoothed posterior peaked
     label: str
-    prob: float  # the smoothed posterior when it fired
+    prob: float  # the smoothed posterior at that peak
 
 
 def sliding_windows(audio: np.ndarray, clip_samples: int, hop_samples: int) -> np.ndarray:
@@ -93,21 +96,28 @@ def pick_detections(
     threshold: float,
     refractory_s: float,
 ) -> list[Detection]:
-    """First crossing of the threshold fires; after it nothing fires for refractory_s seconds."""
+    """A crossing of the threshold fires at its peak: the label and time of the highest window before
+    the posterior falls below the threshold again (at most PEAK_SPAN_S later); after a detection
+    nothing fires for refractory_s seconds."""
     keyword_columns = [i for i, label in enumerate(labels) if label not in NON_KEYWORDS]
     if not keyword_columns:
         return []
     keyword_probs = smoothed[:, keyword_columns]
     best, top = np.argmax(keyword_probs, axis=1), np.max(keyword_probs, axis=1)
+    above = top >= threshold
     detections: list[Detection] = []
     quiet_until = -np.inf
-    for row in np.flatnonzero(top >= threshold):  # only these can fire: an hour is 36k windows
-        time = times[row]
-        if time < quiet_until:
+    for row in np.flatnonzero(above):  # only these can fire: an hour is 36k windows
+        if times[row] < quiet_until:
             continue
-        label = labels[keyword_columns[best[row]]]
-        detections.append(Detection(round(float(time), 3), label, round(float(top[row]), 4)))
-        quiet_until = time + refractory_s
+        # The first crossing often comes while a word is half in view, where the label is still unsure.
+        end = row + 1
+        while end < len(top) and above[end] and times[end] <= times[row] + PEAK_SPAN_S:
+            end += 1
+        peak = row + int(np.argmax(top[row:end]))
+        label = labels[keyword_columns[best[peak]]]
+        detections.append(Detection(round(float(times[peak]), 3), label, round(float(top[peak]), 4)))
+        quiet_until = times[peak] + refractory_s
     return detections
 
 
