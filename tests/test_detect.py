@@ -10,7 +10,7 @@ import soundfile as sf
 
 from kws.data.preparation import Decoding, Preparation
 from kws.ship import streams
-from kws.ship.detect import detect, main, pick_detections, settings_for
+from kws.ship.detect import DEFAULTS, detect, main, pick_detections, settings_for
 from kws.ship.detect_eval import main as detect_eval_main
 from kws.ship.export import export
 from kws.ship.runtime import Spotter, load_spotter
@@ -89,6 +89,9 @@ def test_detect_eval_reports_frr_at_false_accepts_per_hour_and_calibrates(
     before = json.loads((exported_model / "model.json").read_text())
     out = tmp_path / "det"
     args = [str(exported_model), str(tiny_synth_root), "--split", "validation", "--hours", "0.02"]
+    detect_eval_main([*args, "--out", str(out)], speak_negatives=spoken_words)  # not calibrated yet
+    uncalibrated = json.loads(capsys.readouterr().out.splitlines()[-1])["at_model_setting"]
+    assert (uncalibrated["smooth"], uncalibrated["threshold"]) == (DEFAULTS["smooth"], DEFAULTS["threshold"])
     detect_eval_main([*args, "--out", str(out), "--calibrate", "1000"], speak_negatives=spoken_words)
     printed = capsys.readouterr().out.splitlines()
     summary = json.loads(printed[-1])

@@ -29,7 +29,7 @@ from kws.data.audio import INT16_SCALE
 from kws.data.tasks import NON_KEYWORDS
 from kws.errors import ArgumentParser, KWSError, user_errors_as_one_line
 from kws.ship import streams
-from kws.ship.detect import DEFAULTS, fire, window_posteriors
+from kws.ship.detect import DEFAULTS, fire, settings_for, window_posteriors
 from kws.ship.runtime import Spotter, load_spotter
 
 TOLERANCE_S = 0.5
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None, speak_negatives: SpeakNegatives | None =
         picture = write_det_curve(points, out, f"{Path(args.model).name} on {args.root.name} ({args.split})")
         at_budget = {budget: best_within(points, budget) for budget in BUDGETS}
     summary = _print_report(scored, at_budget, picture, args)
-    if spotter.detection and args.calibrate is None:  # the setting kws-detect uses, chosen elsewhere
+    if args.calibrate is None:  # the setting kws-detect uses: calibrated elsewhere, or its defaults
         summary["at_model_setting"] = _at_model_setting(scored, spotter)
     if args.calibrate is not None:
         chosen = best_within(points, args.calibrate)
@@ -218,12 +218,14 @@ def _material(
 
 
 def _at_model_setting(scored: Scored, spotter: Spotter) -> dict:
-    """These streams' figures at model.json's calibrated setting: the honest test figure, since the
-    budget operating points above are chosen on the very streams they are measured on."""
-    settings = spotter.detection
+    """These streams' figures at the setting kws-detect uses for this model (model.json's calibrated one,
+    else kws-detect's defaults): the honest test figure, since the budget operating points above are
+    chosen on the very streams they are measured on."""
+    settings = settings_for(spotter, {})
     point = operating_point(scored, list(spotter.labels), settings["smooth"], settings["threshold"])
+    source = "model.json's" if spotter.detection else "kws-detect's default"
     print(
-        f"  at model.json's setting (smooth {point['smooth']}, threshold {point['threshold']:.4f}): "
+        f"  at {source} setting (smooth {point['smooth']}, threshold {point['threshold']:.4f}): "
         f"false-reject rate {point['frr']:.3f}, {point['fa_per_hour']:.2f} false accepts/h"
     )
     print(f"    by SNR: {_by_snr(point)}")
