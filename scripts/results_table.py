@@ -24,6 +24,9 @@ from pathlib import Path
 import yaml
 
 WHERE_ONLY = ("paths.", "hydra.", "trainer.enable_progress_bar", "data.cache_dir")
+COLUMNS = ("model", "data", "params", "MACs / clip", "val accuracy", "test accuracy", "n", "epochs",
+           "s / epoch", "command")  # fmt: skip
+TEXT_COLUMNS = ("model", "data", "command")  # left-aligned; the figures are right-aligned
 EPOCH_TIME = re.compile(r"epoch \d+/\d+ .*\| ([\d.]+) s$", re.MULTILINE)
 
 
@@ -61,35 +64,41 @@ def _metrics(run_dirs: list[Path], folder: str | None) -> list[dict]:
     return [json.loads((d / (folder or "") / "metrics.json").read_text()) for d in run_dirs]
 
 
-def _percentages(run_dirs: list[Path], folder: str | None, key: str) -> list[float]:
+def _percentages(run_dirs: list[Path], folder: str | None, metrics: list[dict], key: str) -> list[float]:
+    """`key` of each run's `metrics` (read from <run>/folder/metrics.json), in percent."""
     wanted = "testing" if key.startswith("test/") else "validation"
     values = []
-    for run_dir, metrics in zip(run_dirs, _metrics(run_dirs, folder), strict=True):
-        if key not in metrics:
+    for run_dir, run_metrics in zip(run_dirs, metrics, strict=True):
+        if key not in run_metrics:
             where = run_dir / (folder or "") / "metrics.json"
-            raise SystemExit(
-                f"{where}: no {key} (scored on the {metrics.get('split', '?')} split, not {wanted})"
-            )
-        values.append(100 * metrics[key])
+            split = run_metrics.get("split", "?")
+            raise SystemExit(f"{where}: no {key} (scored on the {split} split, not {wanted})")
+        values.append(100 * run_metrics[key])
     return values
 
 
-def _validation(run_dirs: list[Path], scored_by: str | None, val_scored_by: str | None) -> str:
+def _validation(
+    run_dirs: list[Path], metrics: list[dict], scored_by: str | None, val_scored_by: str | None
+) -> str:
     """Mean validation accuracy: a kws-eval of the validation split, else the run's best epoch (blank
     when the test figure comes from another data set: the run's own validation split is not that one)."""
     if val_scored_by:
-        return f"{statistics.mean(_percentages(run_dirs, val_scored_by, 'val/acc')):.1f} %"
-    if scored_by:
+        evaluations = _metrics(run_dirs, val_scored_by)
+        accuracies = _percentages(run_dirs, val_scored_by, evaluations, "val/acc")
+    elif scored_by:
         return "–"
-    return f"{statistics.mean(_percentages(run_dirs, None, 'val/acc_best')):.1f} %"
+    else:
+        accuracies = _percentages(run_dirs, None, metrics, "val/acc_best")
+    return f"{statistics.mean(accuracies):.1f} %"
 
 
 def row(run_dirs: list[Path], scored_by: str | None = None, val_scored_by: str | None = None) -> str:
     metrics = _metrics(run_dirs, None)
+    scores = _metrics(run_dirs, scored_by) if scored_by else metrics
     config = yaml.safe_load((run_dirs[0] / "config.yaml").read_text())
     model = config["model"]["_target_"].rsplit(".", 1)[-1]
-    data = _data(config, _metrics(run_dirs, scored_by))
-    accuracies = _percentages(run_dirs, scored_by, "test/acc")
+    data = _data(config, scores)
+    accuracies = _percentages(run_dirs, scored_by, scores, "test/acc")
     spread = f" ± {statistics.stdev(accuracies):.1f}" if len(accuracies) > 1 else ""
     seconds = statistics.median(
         t for d, m in zip(run_dirs, metrics, strict=True) for t in epoch_seconds(d, m)
@@ -97,7 +106,7 @@ def row(run_dirs: list[Path], scored_by: str | None = None, val_scored_by: str |
     overrides = [o for o in _overrides(run_dirs[0]) if not o.startswith("seed=")]
     return (
         f"| {model} | {data} | {metrics[0]['params']:,} | {metrics[0]['macs'] / 1e6:.1f} M "
-        f"| {_validation(run_dirs, scored_by, val_scored_by)} "
+        f"| {_validation(run_dirs, metrics, scored_by, val_scored_by)} "
         f"| {statistics.mean(accuracies):.1f}{spread} % | {len(run_dirs)} | {metrics[0]['epochs']} "
         f"| {seconds:.1f} s | {command(overrides, sorted(_seed(d) for d in run_dirs))} |"
     )
@@ -125,12 +134,8 @@ def main() -> None:
         "--val-scored-by", metavar="DIR", help="validation accuracy from <run>/DIR/metrics.json (kws-eval)"
     )
     args = parser.parse_args()
-    print(
-        "| model | data | params | MACs / clip | val accuracy | test accuracy | n | epochs | s / epoch |",
-        end="",
-    )
-    print(" command |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    print("| " + " | ".join(COLUMNS) + " |")
+    print("|" + "|".join("---" if column in TEXT_COLUMNS else "---:" for column in COLUMNS) + "|")
     for group in group_by_everything_but_the_seed(args.run_dirs):
         print(row(group, args.scored_by, args.val_scored_by))
 
