@@ -10,11 +10,13 @@ from matplotlib.image import imread
 from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
+from torch.optim.swa_utils import AveragedModel
 
 from kws.errors import KWSError
 from kws.models import build_network
 from kws.models.initialisation import initialise
 from kws.train import train
+from kws.training.callbacks import ema_with_warmup
 from kws.training.checkpoint import load_checkpoint
 from kws.training.losses import FocalLoss
 from kws.training.lr_find import steepest_descent
@@ -148,6 +150,20 @@ def test_ema_weights_are_what_validation_tests_and_checkpoints_see(tiny_synth_ro
     assert torch.equal(dict(restored.named_parameters())[weight], averaged[weight])
     with pytest.raises(KWSError, match="callbacks.weight_averaging.kind: 'mean' is not one of"):
         train(compose_config("train", tmp_path / "bad", [*overrides, "callbacks.weight_averaging.kind=mean"]))
+
+
+def test_ema_forgets_the_untrained_first_weights():
+    model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
+    nn.init.zeros_(model[0].weight)
+    averaged = AveragedModel(model, multi_avg_fn=ema_with_warmup(0.999), use_buffers=True)
+    averaged.update_parameters(model)  # the first update copies: the untrained weights
+    nn.init.ones_(model[0].weight)
+    model[1].num_batches_tracked.fill_(7)
+    for _ in range(200):
+        averaged.update_parameters(model)
+    # a fixed 0.999 would still hold 0.999**200 = 82 % of the zeros: 0.18
+    assert averaged.module[0].weight.min() > 0.99
+    assert averaged.module[1].num_batches_tracked.item() == 7
 
 
 def test_warmup_config_extends_cosine(tmp_path):

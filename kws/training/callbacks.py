@@ -4,8 +4,8 @@ import logging
 import time
 
 import lightning as L
+import torch
 from lightning.pytorch.callbacks import WeightAveraging
-from torch.optim.swa_utils import get_ema_multi_avg_fn
 
 from kws.errors import KWSError
 
@@ -34,13 +34,31 @@ class EpochSummary(L.Callback):
         )
 
 
+def ema_with_warmup(decay: float):
+    """The EMA update for AveragedModel: after n updates the average keeps min(decay, (1 + n) / (10 + n))
+    of itself. A fixed 0.999 from the first step would keep 0.999^n of the untrained first weights: 17 %
+    after the 1,760 steps of a 40-epoch run on a few thousand clips, a model blended with noise."""
+
+    @torch.no_grad()
+    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], num_averaged: torch.Tensor) -> None:
+        n = float(num_averaged)
+        keep = min(decay, (1 + n) / (10 + n))
+        if torch.is_floating_point(averaged[0]):
+            torch._foreach_lerp_(averaged, current, 1 - keep)
+        else:  # integer buffers (BatchNorm's batch count): the model's own
+            torch._foreach_copy_(averaged, current)
+
+    return update
+
+
 def weight_averaging(kind: str, decay: float = 0.999) -> WeightAveraging:
     """Lightning's WeightAveraging: validation, test and checkpoints see the averaged weights. `ema` keeps
-    an exponential moving average (`decay` per step), `swa` the equal-weight mean of every step."""
+    an exponential moving average (`decay` per step once warmed up), `swa` the equal-weight mean of every
+    step."""
     if kind == "ema":
         if not 0 < decay < 1:
             raise KWSError(f"callbacks.weight_averaging.decay: {decay} is not in (0, 1)")
-        return WeightAveraging(multi_avg_fn=get_ema_multi_avg_fn(decay))
+        return WeightAveraging(multi_avg_fn=ema_with_warmup(decay))
     if kind == "swa":
         return WeightAveraging()
     raise KWSError(f"callbacks.weight_averaging.kind: {kind!r} is not one of null, ema, swa")
