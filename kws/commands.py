@@ -52,7 +52,7 @@ def _run(module: str) -> None:
 # One per console script in pyproject.toml: the check, then that module's main().
 train = functools.partial(_run, "kws.train")
 evaluate = functools.partial(_run, "kws.evaluate")
-export = functools.partial(_run, "kws.ship.export")
+export = functools.partial(_run, "kws.export")
 synth = functools.partial(_run, "kws.synth.cli")
 report = functools.partial(_run, "kws.evaluation.run_report")
 predict = functools.partial(_run, "kws.ship.predict")

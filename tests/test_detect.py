@@ -9,6 +9,7 @@ import pytest
 import soundfile as sf
 
 from kws.data.preparation import Decoding, Preparation
+from kws.export import export_and_calibrate
 from kws.ship import streams
 from kws.ship.detect import DEFAULTS, detect, main, pick_detections, settings_for
 from kws.ship.detect_eval import main as detect_eval_main
@@ -124,6 +125,22 @@ def test_detect_eval_reports_frr_at_false_accepts_per_hour_and_calibrates(
     assert json.loads(captured.out.splitlines()[-1])["positives"] == len(planted)
     assert (exported_model / "model.json").read_bytes() == calibrated
     (exported_model / "model.json").write_text(json.dumps(before, indent=2) + "\n")  # as other tests expect
+
+
+def test_export_with_a_false_accept_budget_calibrates_the_detector_on_validation(exported_model, tmp_path):
+    checkpoint = exported_model.parent / "checkpoints" / "best.ckpt"
+    budget = ["detection.target_fa_per_hour=1000", "detection.hours=0.02", "detection.synthetic_words=0"]
+    overrides = [f"ckpt_path={checkpoint}", f"out_dir={tmp_path / 'export'}", *budget]
+    files = export_and_calibrate(compose_config("export", tmp_path, overrides))
+    chosen = json.loads(files["sidecar"].read_text())["detection"]
+    assert chosen["target_fa_per_hour"] == 1000 and chosen["measured"]["split"] == "validation"
+    assert chosen["measured"]["fa_per_hour"] <= 1000 and 0.02 <= chosen["measured"]["hours_negative"] < 0.03
+    settings = settings_for(load_spotter(tmp_path / "export"), {})
+    assert (settings["threshold"], settings["smooth"]) == (
+        chosen["settings"]["threshold"],
+        chosen["settings"]["smooth"],
+    )
+    assert "detection" not in json.loads((exported_model / "model.json").read_text())  # its own export only
 
 
 def test_detect_eval_on_a_root_without_split_lists_is_one_error_line(exported_model, tmp_path, capsys):

@@ -121,7 +121,7 @@ def _run_cli(module: str, *overrides: str, cwd) -> subprocess.CompletedProcess:
     [
         ("kws.train", ["data.root=does/not/exist"], "kws: error: data root does/not/exist does not exist"),
         ("kws.evaluate", ["ckpt_path=missing.ckpt"], "kws: error: ckpt_path: missing.ckpt does not exist"),
-        ("kws.ship.export", ["ckpt_path=missing.ckpt"], "kws: error: ckpt_path: missing.ckpt does not exist"),
+        ("kws.export", ["ckpt_path=missing.ckpt"], "kws: error: ckpt_path: missing.ckpt does not exist"),
     ],
 )
 def test_cli_reports_bad_input_in_one_line(tmp_path, module, overrides, message):
@@ -149,7 +149,7 @@ def test_config_faults_are_one_clear_line(tiny_synth_root, tmp_path):
     [
         ("kws.train", "data.batchsize=3", "data.batch_size"),
         ("kws.evaluate", "splt=validation", "split"),
-        ("kws.ship.export", "quantise=static", "quantize"),
+        ("kws.export", "quantise=static", "quantize"),
         ("kws.synth.cli", "speakrs=3", "speakers"),
     ],
 )

@@ -117,7 +117,7 @@ def test_export_without_its_data_is_one_error_line_and_writes_nothing(shipped, t
     _, _, metrics = shipped
     command = [
         "-m",
-        "kws.ship.export",
+        "kws.export",
         f"ckpt_path={metrics['best_checkpoint']}",
         "out_dir=export",
         "data.root=gone",

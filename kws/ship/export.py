@@ -24,7 +24,6 @@ import torch
 from omegaconf import DictConfig
 
 from kws import __version__, atomic
-from kws.cli import hydra_app
 from kws.data.datamodule import KWSDataModule
 from kws.data.preparation import Preparation
 from kws.errors import KWSError
@@ -251,12 +250,3 @@ def _quantize(
         f"on {len(test_labels)} clips), size {mb_fp32:.2f} MB -> {mb_int8:.2f} MB"
     )
     return result
-
-
-@hydra_app("export")
-def main(cfg: DictConfig) -> None:
-    export(cfg)
-
-
-if __name__ == "__main__":
-    main()
