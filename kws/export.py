@@ -10,12 +10,14 @@ from omegaconf import DictConfig
 
 from kws.cli import hydra_app
 from kws.detect_eval import main as evaluate_detection
+from kws.errors import KWSError
 from kws.ship.export import export
 
 
 def export_and_calibrate(cfg: DictConfig) -> dict[str, Path]:
-    files = export(cfg)
     calibration = cfg.detection
+    _check(calibration)  # before exporting: a typo should not cost an export first
+    files = export(cfg)
     if calibration.target_fa_per_hour is not None:
         root = cfg.data.root or json.loads(files["sidecar"].read_text())["training_data"]["root"]
         budget = calibration.target_fa_per_hour
@@ -33,6 +35,25 @@ def export_and_calibrate(cfg: DictConfig) -> dict[str, Path]:
             ]
         )
     return files
+
+
+def _check(calibration: DictConfig) -> None:
+    budget, hours = calibration.target_fa_per_hour, calibration.hours
+    if budget is None:
+        return
+    if not _is_number(budget) or budget < 0:
+        raise KWSError(
+            f"detection.target_fa_per_hour: {budget!r} is not a number of false accepts per hour >= 0"
+        )
+    if not _is_number(hours) or hours <= 0:
+        raise KWSError(f"detection.hours: {hours!r} is not a positive number of hours")
+    for path in calibration.negatives:
+        if not Path(path).exists():
+            raise KWSError(f"detection.negatives: {path} does not exist")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 @hydra_app("export")

@@ -9,6 +9,7 @@ import pytest
 import soundfile as sf
 
 from kws.data.preparation import Decoding, Preparation
+from kws.errors import KWSError
 from kws.export import export_and_calibrate
 from kws.ship import streams
 from kws.ship.detect import DEFAULTS, detect, main, pick_detections, settings_for
@@ -141,6 +142,16 @@ def test_export_with_a_false_accept_budget_calibrates_the_detector_on_validation
         chosen["settings"]["smooth"],
     )
     assert "detection" not in json.loads((exported_model / "model.json").read_text())  # its own export only
+    faults = {
+        "detection.target_fa_per_hour=often": "'often' is not a number of false accepts per hour",
+        "detection.hours=0": "detection.hours: 0 is not a positive number of hours",
+        "detection.negatives=[no/such/folder]": "detection.negatives: no/such/folder does not exist",
+    }
+    for fault, message in faults.items():  # found before anything is exported
+        bad = [f"ckpt_path={checkpoint}", f"out_dir={tmp_path / 'bad'}", *budget, fault]
+        with pytest.raises(KWSError, match=message):
+            export_and_calibrate(compose_config("export", tmp_path, bad))
+        assert not (tmp_path / "bad").exists()
 
 
 def test_detect_eval_on_a_root_without_split_lists_is_one_error_line(exported_model, tmp_path, capsys):
