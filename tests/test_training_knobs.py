@@ -216,3 +216,11 @@ def test_the_bcresnet_recipe_is_real_small_with_only_the_model_changed(tmp_path)
     assert best.pop("model")["_target_"] == "kws.models.bcresnet.BCResNet"
     small.pop("model")
     assert best == small
+
+
+def test_the_detection_recipe_is_data_detection_trained_80_epochs(tmp_path):
+    recipe = OmegaConf.to_container(compose_config("train", tmp_path, ["experiment=detection"]))
+    by_hand = OmegaConf.to_container(
+        compose_config("train", tmp_path, ["data=detection", "trainer.max_epochs=80"])
+    )
+    assert recipe == by_hand and recipe["data"]["unknown_fraction"] > 0
