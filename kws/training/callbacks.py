@@ -41,10 +41,11 @@ def ema_with_warmup(decay: float):
 
     @torch.no_grad()
     def update(averaged: list[torch.Tensor], current: list[torch.Tensor], num_averaged: torch.Tensor) -> None:
-        n = float(num_averaged)
-        keep = min(decay, (1 + n) / (10 + n))
+        # A tensor on num_averaged's device: reading it on the host would stall a GPU at every step.
+        keep = torch.clamp((1 + num_averaged) / (10 + num_averaged), max=decay)
         if torch.is_floating_point(averaged[0]):
-            torch._foreach_lerp_(averaged, current, 1 - keep)
+            torch._foreach_mul_(averaged, keep)
+            torch._foreach_add_(averaged, torch._foreach_mul(current, 1 - keep))
         else:  # integer buffers (BatchNorm's batch count): the model's own
             torch._foreach_copy_(averaged, current)
 
