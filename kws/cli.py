@@ -7,27 +7,15 @@ import os
 import re
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import hydra
 from hydra.errors import HydraException
-from lightning.fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from kws.config_dir import CONFIG_DIR
 from kws.errors import KWSError, fail, user_errors_as_one_line
 
-
-def _find_config_dir() -> Path:
-    # An installed wheel carries the tree as kws/configs; a source checkout keeps it at the top level.
-    package_dir = Path(__file__).resolve().parent
-    for candidate in (package_dir / "configs", package_dir.parent / "configs"):
-        if (candidate / "train.yaml").is_file():
-            return candidate
-    raise RuntimeError(f"kws config tree not found next to {package_dir}; reinstall the package")
-
-
-CONFIG_DIR = _find_config_dir()
 MAX_RUN_NAME = 120
 
 
@@ -130,6 +118,9 @@ def hydra_app(config_name: str) -> Callable[[Callable[[DictConfig], object]], Ca
     def decorate(task: Callable[[DictConfig], object]) -> Callable[[], None]:
         @functools.wraps(task)
         def guarded(cfg: DictConfig) -> object:
+            # imported here: kws-synth's spawned workers import this module and need no torch
+            from lightning.fabric.utilities.exceptions import MisconfigurationException
+
             with user_errors_as_one_line():
                 try:
                     return task(cfg)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from omegaconf import OmegaConf
 
-from kws.cli import CONFIG_DIR
+from kws.config_dir import CONFIG_DIR
 from kws.errors import KWSError
 from kws.synth import espeak
 

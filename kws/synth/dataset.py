@@ -26,7 +26,7 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import OmegaConf
 
 from kws.atomic import staged_directory
-from kws.cli import CONFIG_DIR
+from kws.config_dir import CONFIG_DIR
 from kws.errors import KWSError
 from kws.synth import acoustics, audio, confusables, espeak, flite, marker, piper
 from kws.synth.speakers import (
