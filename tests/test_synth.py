@@ -1,6 +1,7 @@
 """kws-synth: the offline data set must look like Speech Commands to every consumer and be reproducible."""
 
 import dataclasses
+import os
 import re
 import subprocess
 import sys
@@ -138,6 +139,28 @@ def test_espeak_is_deterministic_and_checks_voices() -> None:
     assert np.array_equal(first, second)
     with pytest.raises(KWSError, match="no language voice"):
         espeak.synthesize("seven", espeak.Voice("xx-nowhere"))
+
+
+def test_the_fork_server_speaks_as_a_fresh_engine_and_its_death_is_one_clear_error() -> None:
+    voice = espeak.Voice("en-us", "klatt", pitch=70)
+    served = espeak.synthesize("follow", voice, seed=3)
+    engine = espeak._engine()  # this process's own engine, never used: what the server's forks start from
+    assert np.array_equal(served, engine.speak("follow", voice, 3))
+    read_end, write_end = os.pipe()
+    if (pid := os.fork()) == 0:  # a forked child talks to a server of its own, not on its parent's pipes
+        os.close(read_end)
+        same = np.array_equal(espeak.synthesize("follow", voice, seed=3), served)
+        os.write(write_end, bytes([same, espeak._fork_server().pid == os.getpid()]))
+        os._exit(0)
+    os.close(write_end)
+    assert os.read(read_end, 2) == bytes([True, True]) and os.waitpid(pid, 0)[1] == 0
+    dead = espeak._fork_server()
+    dead._server.kill()
+    dead._server.wait()
+    with pytest.raises(KWSError, match="eSpeak's fork server .* died speaking 'follow'"):
+        dead.call(("speak", "follow", voice, 3), "speaking 'follow'")
+    assert np.array_equal(espeak.synthesize("follow", voice, seed=3), served)  # a new server answers
+    assert espeak._fork_server() is not dead
 
 
 def test_resampling_removes_energy_above_the_new_nyquist() -> None:

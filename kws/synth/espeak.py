@@ -4,9 +4,10 @@ eSpeak keeps hidden state between utterances that neither a voice change nor Ter
 (the pitch-flutter phase is a function-level static in wavegen.c, the Klatt filters keep theirs), so the
 same call gives slightly different samples depending on what this process said before; its noise generator
 is also seeded from the clock. `synthesize` therefore speaks in a forked child of a process that has never
-spoken, after seeding the noise: every utterance starts from the same freshly initialised engine, which
-makes it a pure function of its arguments (checked across processes, worker counts and all shipped variants).
-`phonemes` translates in such a child too, for the same reason.
+spoken (this process's fork server, kws.synth.fork_server: small, so forks are cheap), after seeding the
+noise: every utterance starts from the same freshly initialised engine, which makes it a pure function of
+its arguments (checked across processes, worker counts and all shipped variants). `phonemes` translates in
+such a child too, for the same reason.
 """
 
 import ctypes
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from kws.errors import KWSError
+from kws.synth import fork_server
 
 SAMPLE_RATE = 22050
 
@@ -169,7 +171,15 @@ def _engine() -> _Engine:
 
 
 def prepare() -> None:
-    """Load eSpeak now, e.g. once per worker process, rather than on the first `synthesize`."""
+    """Start eSpeak now, e.g. once per worker process, rather than on the first `synthesize`."""
+    if hasattr(os, "fork"):
+        _fork_server()
+    else:
+        load_engine()
+
+
+def load_engine() -> None:
+    """Load the engine into this process (the fork server's start; where there is no fork, `prepare`'s)."""
     _engine()
 
 
@@ -178,10 +188,7 @@ def synthesize(text: str, voice: Voice, seed: int = 0) -> np.ndarray:
 
     `seed` drives eSpeak's aspiration noise, which breathy variants (f2, f3, whisper, ...) mix into the voice.
     """
-    engine = _engine()
-    payload = _in_fresh_child(
-        lambda: engine.speak(text, voice, seed).tobytes(), f"speaking {text!r} as {voice.name!r}"
-    )
+    payload = _fresh(("speak", text, voice, seed), f"speaking {text!r} as {voice.name!r}")
     return np.frombuffer(payload, dtype=np.int16)
 
 
@@ -197,20 +204,46 @@ def phonemes_of(texts: Sequence[str], language: str = "en-us") -> list[str]:
     translating hundreds of words, and translation carries nothing from one word to the next (checked:
     the same phonemes in any order, and after speech)."""
     check_voice(Voice(language))
-    engine = _engine()
     if any("\n" in text for text in texts):
         raise KWSError("phonemes: a text must not contain a line break")
-    payload = _in_fresh_child(
-        lambda: "\n".join(engine.to_phonemes(text, language) for text in texts).encode(),
-        f"translating {len(texts)} texts to phonemes",
-    )
+    payload = _fresh(("phonemes", list(texts), language), f"translating {len(texts)} texts to phonemes")
     return payload.decode().split("\n")
+
+
+def _fresh(request: tuple, doing: str) -> bytes:
+    """`request`'s answer from a never-used engine: in a fork of this process's fork server."""
+    if not hasattr(os, "fork"):  # Windows: same speech, but samples may differ by call history
+        return _answer(_engine(), request)
+    return _fork_server().call(request, doing)
+
+
+_servers: dict[int, fork_server.Client] = {}
+
+
+def _fork_server() -> fork_server.Client:
+    # keyed by pid: a process forked from this one must not talk on its parent's pipes
+    if os.getpid() not in _servers or not _servers[os.getpid()].running():
+        _servers[os.getpid()] = fork_server.Client()
+    return _servers[os.getpid()]
+
+
+def answer_in_fresh_child(request: tuple, doing: str) -> bytes:
+    """What the fork server does with a request (kws.synth.fork_server)."""
+    engine = _engine()
+    return _in_fresh_child(lambda: _answer(engine, request), doing)
+
+
+def _answer(engine: _Engine, request: tuple) -> bytes:
+    kind, *args = request
+    if kind == "speak":
+        text, voice, seed = args
+        return engine.speak(text, voice, seed).tobytes()
+    texts, language = args
+    return "\n".join(engine.to_phonemes(text, language) for text in texts).encode()
 
 
 def _in_fresh_child(work: Callable[[], bytes], doing: str) -> bytes:
     """`work()` run in a forked child of the engine's first, never-used state; its bytes or its error."""
-    if not hasattr(os, "fork"):  # Windows: same speech, but samples may differ by call history
-        return work()
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:

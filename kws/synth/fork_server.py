@@ -1,0 +1,86 @@
+"""A small process that speaks for eSpeak's callers: it loads the engine once, then runs each request in a
+fork of itself (kws.synth.espeak's docstring says why every utterance needs a fresh engine).
+
+A fork costs in proportion to the process forked: ~20 ms from a kws-synth worker (numpy, scipy, Hydra:
+~115 MB), a few ms from this process (numpy and eSpeak: ~30 MB), while eSpeak speaks a word in ~1 ms. So
+each process that speaks starts one of these and sends it its requests over a pipe.
+
+Protocol, both directions length-prefixed: a pickled request in; one status byte (0 ok, 1 error message)
+and the payload out.
+"""
+
+import atexit
+import os
+import pickle
+import subprocess
+import sys
+import threading
+from typing import BinaryIO
+
+from kws.errors import KWSError
+
+_HEADER = 4
+
+
+def _read_exactly(stream: BinaryIO, size: int) -> bytes:
+    data = stream.read(size)
+    if len(data) != size:
+        raise EOFError
+    return data
+
+
+class Client:
+    """One fork server for this process (a process forked from this one starts its own)."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self._lock = threading.Lock()
+        self._server = subprocess.Popen(
+            [sys.executable, "-m", "kws.synth.fork_server"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        atexit.register(self.close)
+
+    def call(self, request: tuple, doing: str) -> bytes:
+        message = pickle.dumps((request, doing))
+        with self._lock:
+            try:
+                self._server.stdin.write(len(message).to_bytes(_HEADER, "big") + message)
+                self._server.stdin.flush()
+                status = _read_exactly(self._server.stdout, 1)[0]
+                size = int.from_bytes(_read_exactly(self._server.stdout, _HEADER), "big")
+                payload = _read_exactly(self._server.stdout, size)
+            except (BrokenPipeError, EOFError):
+                raise KWSError(f"eSpeak's fork server (pid {self._server.pid}) died {doing}") from None
+        if status:
+            raise KWSError(payload.decode(errors="replace"))
+        return payload
+
+    def running(self) -> bool:
+        return self._server.poll() is None
+
+    def close(self) -> None:
+        if self._server.poll() is None:
+            self._server.stdin.close()  # the server's end of file: it returns
+            self._server.wait()
+
+
+def serve() -> None:
+    from kws.synth import espeak
+
+    # The requests' answers travel on stdout: anything printed (eSpeak's warnings) goes to stderr instead.
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    requests = sys.stdin.buffer
+    espeak.load_engine()
+    while header := requests.read(_HEADER):
+        request, doing = pickle.loads(_read_exactly(requests, int.from_bytes(header, "big")))
+        try:
+            payload, status = espeak.answer_in_fresh_child(request, doing), 0
+        except KWSError as err:
+            payload, status = str(err).encode(), 1
+        answers.write(bytes([status]) + len(payload).to_bytes(_HEADER, "big") + payload)
+        answers.flush()
+
+
+if __name__ == "__main__":
+    serve()
