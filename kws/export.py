@@ -47,6 +47,9 @@ def _check(calibration: DictConfig) -> None:
         )
     if not _is_number(hours) or hours <= 0:
         raise KWSError(f"detection.hours: {hours!r} is not a positive number of hours")
+    words = calibration.synthetic_words
+    if not isinstance(words, int) or isinstance(words, bool) or words < 0:
+        raise KWSError(f"detection.synthetic_words: {words!r} is not a number of eSpeak words >= 0")
     for path in calibration.negatives:
         if not Path(path).exists():
             raise KWSError(f"detection.negatives: {path} does not exist")

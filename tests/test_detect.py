@@ -146,6 +146,8 @@ def test_export_with_a_false_accept_budget_calibrates_the_detector_on_validation
         "detection.target_fa_per_hour=often": "'often' is not a number of false accepts per hour",
         "detection.hours=0": "detection.hours: 0 is not a positive number of hours",
         "detection.negatives=[no/such/folder]": "detection.negatives: no/such/folder does not exist",
+        "detection.synthetic_words=-3": "detection.synthetic_words: -3 is not a number of eSpeak words",
+        "detection.synthetic_words=some": "detection.synthetic_words: 'some' is not a number of eSpeak words",
     }
     for fault, message in faults.items():  # found before anything is exported
         bad = [f"ckpt_path={checkpoint}", f"out_dir={tmp_path / 'bad'}", *budget, fault]
