@@ -35,8 +35,11 @@ class Client:
     def __init__(self) -> None:
         self.pid = os.getpid()
         self._lock = threading.Lock()
+        # -P: the installed kws, never one that happens to be in the working directory
         self._server = subprocess.Popen(
-            [sys.executable, "-m", "kws.synth.fork_server"], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            [sys.executable, "-P", "-m", "kws.synth.fork_server"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
         )
         atexit.register(self.close)
 
