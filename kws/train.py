@@ -43,7 +43,12 @@ from kws.training.diagnostics import CurveDiagnostics, GradientMonitor
 from kws.training.hparams import HP_METRICS, hyperparameters
 from kws.training.lr_find import find_learning_rate
 from kws.training.module import KWSModule
-from kws.training.resilience import EpochSeed, ResumeHintOnInterrupt, StopOnNonFiniteLoss
+from kws.training.resilience import (
+    EpochSeed,
+    InterruptBetweenBatches,
+    ResumeHintOnInterrupt,
+    StopOnNonFiniteLoss,
+)
 from kws.training.speed import resolve_precision, use_channels_last
 
 log = logging.getLogger(__name__)
@@ -120,6 +125,7 @@ def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> tuple[dict[s
         EpochSeed(cfg.seed),
         StopOnNonFiniteLoss(run_dir / "checkpoints"),
         ResumeHintOnInterrupt(run_dir),
+        InterruptBetweenBatches(),
     ]
     trainer_args, debug_callbacks = _debugging(_plain(cfg.trainer), run_dir)
     trainer = L.Trainer(

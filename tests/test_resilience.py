@@ -7,12 +7,14 @@ import signal
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import pytest
 import torch
 
 from kws.errors import KWSError
 from kws.train import train
+from kws.training.resilience import InterruptBetweenBatches
 from tests.conftest import compose_config
 from tests.test_pipeline import FAST
 
@@ -84,3 +86,26 @@ def test_a_non_finite_loss_stops_the_run_naming_the_step(tiny_synth_root, tmp_pa
     ):
         train(compose_config("train", tmp_path, overrides))
     assert not (tmp_path / "metrics.json").exists()
+
+
+def test_ctrl_c_waits_for_the_next_batch_and_a_second_one_acts_at_once():
+    """The first Ctrl-C only asks (a KeyboardInterrupt inside TensorBoard's writer hung the shutdown);
+    the next batch boundary raises it for Lightning's graceful stop."""
+    guard, trainer = InterruptBetweenBatches(), SimpleNamespace(world_size=1)
+    before = signal.getsignal(signal.SIGINT)
+    guard.setup(trainer, None, "fit")
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # the handler has run by now; nothing was raised here
+        assert guard.requested
+        with pytest.raises(KeyboardInterrupt):
+            guard.on_validation_batch_start(trainer, None, None, 0)
+        guard.on_train_batch_start(trainer, None, None, 1)  # asked once, raised once
+        with pytest.raises(KeyboardInterrupt):  # a second Ctrl-C does not wait
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+    finally:
+        guard.teardown(trainer, None, "fit")
+    assert signal.getsignal(signal.SIGINT) is before
+    guard.setup(SimpleNamespace(world_size=2), None, "fit")  # DDP ranks keep Lightning's handling
+    assert signal.getsignal(signal.SIGINT) is before

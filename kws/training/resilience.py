@@ -1,9 +1,11 @@
-"""What keeps a run reproducible and recoverable: per-epoch seeding, a stop on a non-finite loss and a
-resume hint on Ctrl-C."""
+"""What keeps a run reproducible and recoverable: per-epoch seeding, a stop on a non-finite loss, Ctrl-C
+between batches and a resume hint after it."""
 
 import logging
 import math
 import random
+import signal
+import threading
 from pathlib import Path
 
 import lightning as L
@@ -60,6 +62,42 @@ class ResumeHintOnInterrupt(L.Callback):
         if (self.run_dir / "checkpoints" / "last.ckpt").is_file():
             hint += f". Resume: the same kws-train command with ckpt_path=last hydra.run.dir={self.run_dir}"
         log.warning(hint)
+
+
+class InterruptBetweenBatches(L.Callback):
+    """Ctrl-C stops the run at the next batch boundary, where Lightning's graceful shutdown can run.
+
+    Raised wherever the main thread happened to be, the KeyboardInterrupt could land inside TensorBoard's
+    writer between queueing an event and waking its writer thread (epoch ends write many events, right
+    when last.ckpt appears); the shutdown's flush then waited for that event forever: the resume hint was
+    logged and the process hung (seen in tests/test_faults.py, 1 run in ~40 under load). A second Ctrl-C
+    interrupts at once. Single-process runs only: DDP ranks would reach their boundaries at different
+    batches, so they keep Lightning's own handling."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous = None
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if trainer.world_size == 1 and threading.current_thread() is threading.main_thread():
+            self.requested = False
+            self._previous = signal.signal(signal.SIGINT, self._request)
+
+    def _request(self, signum: int, frame: object) -> None:
+        self.requested = True
+        signal.signal(signal.SIGINT, self._previous or signal.default_int_handler)  # the next acts at once
+
+    def _stop_if_requested(self, *_: object) -> None:
+        if self.requested:
+            self.requested = False
+            raise KeyboardInterrupt
+
+    on_train_batch_start = on_validation_batch_start = on_test_batch_start = _stop_if_requested
+
+    def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
 
 
 class StopOnNonFiniteLoss(L.Callback):
