@@ -18,7 +18,7 @@ from kws.ship.export import export
 from kws.ship.runtime import Spotter, load_spotter
 from kws.synth.negatives import spoken_words
 from kws.train import train
-from tests.conftest import compose_config
+from tests.conftest import REPO, compose_config
 from tests.test_pipeline import FAST
 
 # "up" and "yes": on 4 words × 16 training speakers a few epochs leave "down" and "no" confused (test
@@ -234,3 +234,23 @@ def test_quiet_windows_are_gated_to_silence():
 def test_digital_silence_gives_no_detections():
     spotter = fake_spotter(["no", "yes"], [0.0, 8.0])
     assert detect(np.zeros(5000, np.float32), spotter) == []
+
+
+def test_detect_peaks_names_the_negatives_closest_to_firing_and_the_keywords_never_reached(
+    exported_model, tiny_synth_root
+):
+    script = REPO / "scripts" / "detect_peaks.py"
+    args = [str(exported_model), str(tiny_synth_root), "--snr-db", "20", "10", "--top", "3"]
+    result = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, check=True)
+    summary = json.loads(result.stdout.splitlines()[-1])
+    clips = streams.split_clips(tiny_synth_root, "validation")
+    assert summary["positives"] == sum(word in WORDS for word, _ in clips)
+    negatives = summary["negative_peaks"]
+    assert 0 < len(negatives) <= 3 and negatives == sorted(negatives, reverse=True)
+    assert all(
+        word not in WORDS and label in WORDS and snr in (20, 10) for _, word, label, snr, _ in negatives
+    )
+    assert summary["forced_threshold"] == negatives[0][0]
+    for shares in summary["keywords_never_reaching"].values():  # levels ascend: shares cannot fall
+        values = list(shares.values())
+        assert all(0 <= a <= b <= 1 for a, b in zip(values, values[1:], strict=False)), shares

@@ -61,22 +61,22 @@ def score_streams(
     items = [material.keywords[i] for i in order]
     positives = []
     for audio, truth in streams.streams(items, material.noises, rate, snr_db, (0.5, 1.5), rng):
-        probs, centres = window_posteriors(_as_recorded(audio, spotter), spotter, hop, gate)
+        probs, centres = window_posteriors(as_recorded(audio, spotter), spotter, hop, gate)
         positives.append((probs, centres, truth))
     negatives, seconds = [], 0.0
     for audio, _ in streams.streams(
         _negative_items(material, hours, rate, rng), material.noises, rate, snr_db, (0.5, 3.0), rng
     ):
-        negatives.append(window_posteriors(_as_recorded(audio, spotter), spotter, hop, gate))
+        negatives.append(window_posteriors(as_recorded(audio, spotter), spotter, hop, gate))
         seconds += audio.size / rate
     if seconds < hours * 3600:  # the gaps came out shorter than on average: top up with noise alone
         audio = streams.bed(material.noises, int((hours * 3600 - seconds) * rate) + 1, rate, rng)
-        negatives.append(window_posteriors(_as_recorded(audio, spotter), spotter, hop, gate))
+        negatives.append(window_posteriors(as_recorded(audio, spotter), spotter, hop, gate))
         seconds += audio.size / rate
     return Scored(positives, negatives, len(items), seconds / 3600, list(snr_db))
 
 
-def _as_recorded(audio: np.ndarray, spotter: Spotter) -> np.ndarray:
+def as_recorded(audio: np.ndarray, spotter: Spotter) -> np.ndarray:
     """The stream as a 16-bit recording of it would reach the model (kws-detect reads files this way)."""
     samples = np.clip(np.round(audio * INT16_SCALE), -32768, 32767).astype(np.int16)
     return spotter.preparation.waveform(samples)
