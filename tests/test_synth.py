@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -161,6 +162,22 @@ def test_the_fork_server_speaks_as_a_fresh_engine_and_its_death_is_one_clear_err
         dead.call(("speak", "follow", voice, 3), "speaking 'follow'")
     assert np.array_equal(espeak.synthesize("follow", voice, seed=3), served)  # a new server answers
     assert espeak._fork_server() is not dead
+
+
+def test_a_process_that_spoke_exits_even_while_a_child_it_forked_lives_on() -> None:
+    """The child keeps the fork server's stdin open, so the server never sees the end of file: the
+    parent's exit must not wait for it."""
+    program = (
+        "import os, time\n"
+        "from kws.synth import espeak\n"
+        "espeak.synthesize('yes', espeak.Voice())\n"
+        "if os.fork() == 0:\n"
+        "    time.sleep(60)\n"
+        "    os._exit(0)\n"
+    )
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-c", program], check=True, timeout=45)
+    assert time.monotonic() - started < 30
 
 
 def test_resampling_removes_energy_above_the_new_nyquist() -> None:

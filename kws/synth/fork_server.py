@@ -20,6 +20,7 @@ from typing import BinaryIO
 from kws.errors import KWSError
 
 _HEADER = 4
+CLOSE_WAIT_S = 5.0
 
 
 def _read_exactly(stream: BinaryIO, size: int) -> bytes:
@@ -62,8 +63,13 @@ class Client:
         return self._server.poll() is None
 
     def close(self) -> None:
-        if self._server.poll() is None:
-            self._server.stdin.close()  # the server's end of file: it returns
+        if os.getpid() != self.pid or self._server.poll() is not None:
+            return
+        self._server.stdin.close()  # the server's end of file: it returns
+        try:
+            self._server.wait(timeout=CLOSE_WAIT_S)
+        except subprocess.TimeoutExpired:  # a child forked from this process still holds its stdin open
+            self._server.kill()
             self._server.wait()
 
 
