@@ -92,6 +92,8 @@ def test_ctrl_c_waits_for_the_next_batch_and_a_second_one_acts_at_once():
     """The first Ctrl-C only asks (a KeyboardInterrupt inside TensorBoard's writer hung the shutdown);
     the next batch boundary raises it for Lightning's graceful stop."""
     guard, trainer = InterruptBetweenBatches(), SimpleNamespace(world_size=1)
+    # Python's own handler (a test before this one may have left Lightning's SIG_IGN in this process)
+    original = signal.signal(signal.SIGINT, signal.default_int_handler)
     before = signal.getsignal(signal.SIGINT)
     guard.setup(trainer, None, "fit")
     try:
@@ -109,3 +111,7 @@ def test_ctrl_c_waits_for_the_next_batch_and_a_second_one_acts_at_once():
     assert signal.getsignal(signal.SIGINT) is before
     guard.setup(SimpleNamespace(world_size=2), None, "fit")  # DDP ranks keep Lightning's handling
     assert signal.getsignal(signal.SIGINT) is before
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    guard.setup(trainer, None, "fit")  # a process told to ignore Ctrl-C keeps ignoring it
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    signal.signal(signal.SIGINT, original)

@@ -79,9 +79,12 @@ class InterruptBetweenBatches(L.Callback):
         self._previous = None
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        if trainer.world_size == 1 and threading.current_thread() is threading.main_thread():
-            self.requested = False
-            self._previous = signal.signal(signal.SIGINT, self._request)
+        if trainer.world_size > 1 or threading.current_thread() is not threading.main_thread():
+            return
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # e.g. run with `&` by a script: stays so
+            return
+        self.requested = False
+        self._previous = signal.signal(signal.SIGINT, self._request)
 
     def _request(self, signum: int, frame: object) -> None:
         self.requested = True
