@@ -109,6 +109,14 @@ def test_ctrl_c_waits_for_the_next_batch_and_a_second_one_acts_at_once():
     finally:
         guard.teardown(trainer, None, "fit")
     assert signal.getsignal(signal.SIGINT) is before
+    guard.setup(trainer, None, "fit")
+    guard.on_exception(trainer, None, RuntimeError("crash"))  # no teardown follows an exception
+    assert signal.getsignal(signal.SIGINT) is before
+    guard.setup(trainer, None, "fit")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # what Lightning does on a KeyboardInterrupt, then:
+    guard.on_exception(trainer, None, KeyboardInterrupt())
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    signal.signal(signal.SIGINT, before)
     guard.setup(SimpleNamespace(world_size=2), None, "fit")  # DDP ranks keep Lightning's handling
     assert signal.getsignal(signal.SIGINT) is before
     signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -83,8 +83,7 @@ class InterruptBetweenBatches(L.Callback):
             return
         if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:  # e.g. run with `&` by a script: stays so
             return
-        self.requested = False
-        self._previous = signal.signal(signal.SIGINT, self._request)
+        self._previous = signal.signal(signal.SIGINT, self._request)  # a request from fit carries into test
 
     def _request(self, signum: int, frame: object) -> None:
         self.requested = True
@@ -98,9 +97,18 @@ class InterruptBetweenBatches(L.Callback):
     on_train_batch_start = on_validation_batch_start = on_test_batch_start = _stop_if_requested
 
     def teardown(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        if self._previous is not None:
+        self._restore()
+
+    def on_exception(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
+    ) -> None:
+        self._restore()  # Lightning runs no teardown hooks after an exception
+
+    def _restore(self) -> None:
+        # only our own handler: on a KeyboardInterrupt Lightning ignores further Ctrl-Cs while it shuts down
+        if self._previous is not None and signal.getsignal(signal.SIGINT) == self._request:
             signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
+        self._previous = None
 
 
 class StopOnNonFiniteLoss(L.Callback):
