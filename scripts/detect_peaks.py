@@ -20,7 +20,7 @@ import numpy as np
 from kws.data.tasks import NON_KEYWORDS
 from kws.ship import streams
 from kws.ship.detect import DEFAULTS, moving_average, window_posteriors
-from kws.ship.detect_eval import as_recorded
+from kws.ship.detect_eval import as_recorded, material_files
 from kws.ship.runtime import Spotter, load_spotter
 
 LEVELS = (0.5, 0.9, 0.99)
@@ -53,17 +53,17 @@ def main() -> None:
     labels, rate = list(spotter.labels), spotter.sample_rate
     keywords = [i for i, label in enumerate(labels) if label not in NON_KEYWORDS]
     noises, rng = streams.noise_beds(args.root, rate), np.random.default_rng(args.seed)
-    clips = streams.split_clips(args.root, args.split)
-    negatives = [(word, path) for word, path in clips if word not in labels]
-    for path in args.negatives:
-        negatives += [(p.parent.name, p) for p in streams.negative_files(path, args.split, labels)]
+    keyword_clips, negatives = material_files(
+        args.root, args.split, args.negatives, [labels[i] for i in keywords]
+    )
 
     fired = []  # (peak, word said, keyword it would fire as, SNR, file)
-    for word, path in negatives:
+    for path in negatives:
         clip = streams.read_clip(path, rate)
         for snr in args.snr_db:
             peak = peaks(clip, spotter, noises, snr, args.smooth, rng)[keywords]
-            fired.append((float(peak.max()), word, labels[keywords[int(peak.argmax())]], snr, path.name))
+            label = labels[keywords[int(peak.argmax())]]
+            fired.append((float(peak.max()), path.parent.name, label, snr, path.name))
     fired.sort(reverse=True)
     print(f"{len(negatives)} negative clips x {len(args.snr_db)} SNRs; the {args.top} highest keyword peaks:")
     for peak, word, label, snr, name in fired[: args.top]:
@@ -71,11 +71,10 @@ def main() -> None:
     forced = fired[0][0] if fired else 0.0
 
     own = {snr: [] for snr in args.snr_db}
-    for word, path in clips:
-        if word in labels and word not in NON_KEYWORDS:
-            clip = streams.read_clip(path, rate)
-            for snr in args.snr_db:
-                own[snr].append(peaks(clip, spotter, noises, snr, args.smooth, rng)[labels.index(word)])
+    for word, path in keyword_clips:
+        clip = streams.read_clip(path, rate)
+        for snr in args.snr_db:
+            own[snr].append(peaks(clip, spotter, noises, snr, args.smooth, rng)[labels.index(word)])
     levels = sorted({*LEVELS, forced})
     never = {
         f"{snr:g}": {f"{level:g}": float(np.mean(np.array(values) < level)) for level in levels}

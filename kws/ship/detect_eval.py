@@ -204,17 +204,27 @@ def _material(
     args: argparse.Namespace, spotter: Spotter, keywords: list[str], speak_negatives: SpeakNegatives | None
 ) -> streams.Material:
     rate = spotter.sample_rate
-    clips = streams.split_clips(args.root, args.split)
-    positives = [(word, streams.read_clip(path, rate)) for word, path in clips if word in keywords]
-    if not positives:
-        raise KWSError(f"{args.root}: its {args.split} split has no clips of {', '.join(keywords)}")
-    paths = [path for word, path in clips if word not in keywords and word not in NON_KEYWORDS]
-    for extra in args.negatives:
-        paths += streams.negative_files(extra, args.split, keywords)
+    keyword_clips, paths = material_files(args.root, args.split, args.negatives, keywords)
+    positives = [(word, streams.read_clip(path, rate)) for word, path in keyword_clips]
     negatives = [streams.read_clip(path, rate) for path in paths]
     if speak_negatives is not None and args.synthetic_words > 0:
         negatives += speak_negatives(keywords, args.synthetic_words, args.seed)
     return streams.Material(positives, negatives, streams.noise_beds(args.root, rate))
+
+
+def material_files(
+    root: Path, split: str, negatives: list[Path], keywords: list[str]
+) -> tuple[list[tuple[str, Path]], list[Path]]:
+    """(word, path) of the split's keyword clips, and the non-keyword speech: the root's other words and
+    each of `negatives` (a WAV file, a folder of WAVs or a root in the Speech Commands layout)."""
+    clips = streams.split_clips(root, split)
+    keyword_clips = [(word, path) for word, path in clips if word in keywords]
+    if not keyword_clips:
+        raise KWSError(f"{root}: its {split} split has no clips of {', '.join(keywords)}")
+    paths = [path for word, path in clips if word not in keywords and word not in NON_KEYWORDS]
+    for extra in negatives:
+        paths += streams.negative_files(extra, split, keywords)
+    return keyword_clips, paths
 
 
 def _at_model_setting(scored: Scored, spotter: Spotter) -> dict:
