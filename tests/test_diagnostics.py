@@ -198,6 +198,7 @@ def test_metrics_are_logged_once_an_epoch_and_lr_at_the_written_steps(tiny_synth
     assert [e.step for e in events.Scalars("lr")] == list(range(1, steps, 2)) and calls["lr"] == steps // 2
     assert len(_values(events, "train/loss")) == len(_values(events, "val/acc")) == 3
 
+
 @pytest.fixture(scope="module")
 def small_offline_root(tmp_path_factory):
     """6 words x 40 speakers from the real generator: validation big enough for a curve to mean something."""
