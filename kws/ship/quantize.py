@@ -4,6 +4,9 @@ static (default): weights and activations int8 (QDQ), activation ranges calibrat
 the fastest on CPUs with int8 kernels. dynamic: int8 weights, activation ranges computed per batch at
 run time; no calibration data needed. Only the network's Conv/Gemm layers are quantised: the feature
 front-end (STFT, mel matrix, log) stays float32, where rounding would distort every feature.
+Weights get 7 bits of range (reduce_range): x86 CPUs without VNNI (AVX2, early AVX-512) multiply int8
+pairs with an instruction that adds two products in 16 bits and saturates with full-range weights;
+the default CNN lost 5.4 points that way on an AVX2 CPU (96.00 -> 90.57 %), none with 7 bits.
 """
 
 import logging
@@ -44,7 +47,11 @@ def quantize(fp32_path: Path, int8_path: Path, mode: str, calibration: np.ndarra
         raise KWSError(f"quantize: {mode!r} is not one of {', '.join(MODES)} (or null for none)")
     if mode == "dynamic":
         quantize_dynamic(
-            fp32_path, int8_path, op_types_to_quantize=QUANTISED_OPS, weight_type=QuantType.QInt8
+            fp32_path,
+            int8_path,
+            op_types_to_quantize=QUANTISED_OPS,
+            weight_type=QuantType.QInt8,
+            reduce_range=True,
         )
         return
     if calibration is None or not len(calibration):
@@ -61,6 +68,7 @@ def quantize(fp32_path: Path, int8_path: Path, mode: str, calibration: np.ndarra
             per_channel=True,
             activation_type=QuantType.QInt8,
             weight_type=QuantType.QInt8,
+            reduce_range=True,
         )
 
 
