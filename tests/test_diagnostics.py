@@ -178,8 +178,8 @@ def test_early_stopping_is_one_switch(tiny_synth_root, tmp_path):
 
 
 def test_metrics_are_logged_once_an_epoch_and_lr_at_the_written_steps(tiny_synth_root, tmp_path, monkeypatch):
-    """self.log costs ~1 ms of CPU, a tenth of a small CNN's step: the epoch means are logged once an epoch
-    (Lightning computes them at its end; their exactness is test_pipeline's), lr only where it is written."""
+    """A self.log call costs ~1 ms of CPU: the epoch means are logged once an epoch (Lightning computes them
+    at its end; their exactness is test_pipeline's), lr only where it is written."""
     calls = collections.Counter()
     log = L.LightningModule.log
 

@@ -132,21 +132,27 @@ def test_export_without_its_data_is_one_error_line_and_writes_nothing(shipped, t
     assert list(tmp_path.iterdir()) == []
 
 
-def test_dynamic_int8_agrees_with_fp32(shipped, tiny_synth_root, tmp_path):
+@pytest.fixture(scope="module")
+def dynamic_int8(shipped, tmp_path_factory):
     _, out_dir, _ = shipped
-    quantize(out_dir / "model.onnx", tmp_path / "dynamic.onnx", "dynamic")
+    path = tmp_path_factory.mktemp("dynamic") / "dynamic.onnx"
+    quantize(out_dir / "model.onnx", path, "dynamic")
+    return path
+
+
+def test_dynamic_int8_agrees_with_fp32(shipped, dynamic_int8, tiny_synth_root):
+    _, out_dir, _ = shipped
     spotter = load_spotter(out_dir)
     clips = np.stack([prepare(path, spotter)[0] for path in _test_clips(tiny_synth_root)])
     fp32_predictions = spotter.logits(clips).argmax(axis=-1)
-    assert accuracy(tmp_path / "dynamic.onnx", clips, fp32_predictions) >= 0.8  # agreement with fp32
+    assert accuracy(dynamic_int8, clips, fp32_predictions) >= 0.8  # agreement with fp32
 
 
-def test_int8_weights_keep_to_7_bits_so_no_x86_cpu_saturates(shipped, tmp_path):
+def test_int8_weights_keep_to_7_bits_so_no_x86_cpu_saturates(shipped, dynamic_int8):
     """x86 CPUs without VNNI add pairs of int8 products in 16 bits, which full 8-bit weights saturate (the
     default CNN lost 5.4 points on an AVX2 CPU): both int8 modes quantise weights to 7 bits of range."""
     _, out_dir, _ = shipped
-    quantize(out_dir / "model.onnx", tmp_path / "dynamic.onnx", "dynamic")
-    for path in (out_dir / "model.int8.onnx", tmp_path / "dynamic.onnx"):
+    for path in (out_dir / "model.int8.onnx", dynamic_int8):
         graph = onnx.load(path).graph
         weights = [numpy_helper.to_array(t) for t in graph.initializer if t.data_type == TensorProto.INT8]
         weights = [w for w in weights if w.ndim >= 2]  # not the activations' zero points
