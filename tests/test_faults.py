@@ -190,8 +190,19 @@ def test_resume_after_a_crash_equals_the_uninterrupted_run_on_real_clips(real8_r
 def _kws_train(run_dir, *overrides: str) -> subprocess.Popen:
     command = [sys.executable, "-m", "kws.train", f"hydra.run.dir={run_dir}", *overrides]
     return subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=_ctrl_c_as_in_a_terminal,
     )
+
+
+def _ctrl_c_as_in_a_terminal() -> None:
+    # A suite started in the background by a script (`make test &`) ignores SIGINT, and children inherit
+    # that, so kws-train would rightly keep ignoring it: the runs here get it as a terminal gives it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.mark.slow
