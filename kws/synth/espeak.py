@@ -24,6 +24,7 @@ from kws.errors import KWSError
 from kws.synth import fork_server
 
 SAMPLE_RATE = 22050
+_CAN_FORK = hasattr(os, "fork")  # where not (Windows), eSpeak speaks in this process
 
 _ENOUTPUT_MODE_SYNCHRONOUS = 1
 _POS_CHARACTER = 1
@@ -172,7 +173,7 @@ def _engine() -> _Engine:
 
 def prepare() -> None:
     """Start eSpeak now, e.g. once per worker process, rather than on the first `synthesize`."""
-    if hasattr(os, "fork"):
+    if _CAN_FORK:
         _fork_server()
     else:
         load_engine()
@@ -212,7 +213,7 @@ def phonemes_of(texts: Sequence[str], language: str = "en-us") -> list[str]:
 
 def _fresh(request: tuple, doing: str) -> bytes:
     """`request`'s answer from a never-used engine: in a fork of this process's fork server."""
-    if not hasattr(os, "fork"):  # Windows: same speech, but samples may differ by call history
+    if not _CAN_FORK:  # Windows: same speech, but samples may differ by call history
         return _answer(_engine(), request)
     return _fork_server().call(request, doing)
 
