@@ -1,0 +1,64 @@
+"""Small classifiers over a sequence of speech embeddings [batch, 96, steps] (model=embedding).
+
+Lin et al. (ICASSP 2020) put a small head on a frozen speech embedding; openWakeWord a 2-layer MLP over
+a fixed window of 16 embeddings. Three such heads, chosen with `model.head`:
+  mlp   the whole window flattened into a 2-layer MLP (the window length is fixed: model.steps)
+  conv  two 1-D convolutions over time, then mean and max over time (any window length)
+  gru   a GRU over time, its last state (any window length)
+"""
+
+import torch
+from torch import Tensor, nn
+
+from kws.errors import KWSError
+
+HEADS = ("mlp", "conv", "gru")
+
+
+class EmbeddingHead(nn.Module):
+    def __init__(
+        self,
+        n_mels: int,
+        num_classes: int,
+        head: str = "conv",
+        hidden: int = 128,
+        dropout: float = 0.3,
+        steps: int = 9,
+    ) -> None:
+        """`n_mels`: the embedding's width (96; build_network's name for the front-end's channels)."""
+        super().__init__()
+        if head not in HEADS:
+            raise KWSError(f"model.head must be one of {', '.join(HEADS)}; got {head!r}")
+        self.kind, self.steps = head, steps
+        # Embedding values span tens of units and differ a lot between dimensions.
+        self.input_norm = nn.BatchNorm1d(n_mels)
+        if head == "mlp":
+            self.body = nn.Sequential(
+                nn.Flatten(), nn.Linear(n_mels * steps, hidden), nn.LayerNorm(hidden), nn.ReLU(), nn.Dropout(dropout)
+            )
+            width = hidden
+        elif head == "conv":
+            self.body = nn.Sequential(
+                nn.Conv1d(n_mels, hidden, 3, padding=1), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Dropout(dropout),
+                nn.Conv1d(hidden, hidden, 3, padding=1), nn.BatchNorm1d(hidden), nn.ReLU(),
+            )  # fmt: skip
+            width = 2 * hidden
+        else:
+            self.body = nn.GRU(n_mels, hidden, batch_first=True)
+            width = hidden
+        self.out = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, num_classes))
+
+    def forward(self, embeddings: Tensor) -> Tensor:
+        """[batch, 96, steps] → logits [batch, num_classes]."""
+        x = self.input_norm(embeddings)
+        if self.kind == "mlp":
+            if x.shape[-1] != self.steps:
+                raise KWSError(
+                    f"model.head=mlp takes {self.steps} embeddings (model.steps); this clip gives {x.shape[-1]}"
+                )
+            return self.out(self.body(x))
+        if self.kind == "conv":
+            x = self.body(x)
+            return self.out(torch.cat([x.mean(dim=-1), x.amax(dim=-1)], 1))
+        _, last = self.body(x.transpose(1, 2))
+        return self.out(last[-1])
