@@ -15,6 +15,31 @@ from kws.errors import KWSError
 HEADS = ("mlp", "conv", "gru")
 
 
+class FixedSteps(nn.Module):
+    def __init__(self, steps: int) -> None:
+        super().__init__()
+        self.steps = steps
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.shape[-1] != self.steps:
+            raise RuntimeError("model.head=mlp takes model.steps embeddings a clip; this clip gives another number")
+        return x.flatten(1)
+
+
+class MeanAndMax(nn.Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.cat([x.mean(dim=-1), x.amax(dim=-1)], 1)
+
+
+class LastState(nn.Module):
+    def __init__(self, channels: int, hidden: int) -> None:
+        super().__init__()
+        self.gru = nn.GRU(channels, hidden, batch_first=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.gru(x.transpose(1, 2))[1][-1]
+
+
 class EmbeddingHead(nn.Module):
     def __init__(
         self,
@@ -29,36 +54,22 @@ class EmbeddingHead(nn.Module):
         super().__init__()
         if head not in HEADS:
             raise KWSError(f"model.head must be one of {', '.join(HEADS)}; got {head!r}")
-        self.kind, self.steps = head, steps
         # Embedding values span tens of units and differ a lot between dimensions.
-        self.input_norm = nn.BatchNorm1d(n_mels)
+        layers: list[nn.Module] = [nn.BatchNorm1d(n_mels)]
         if head == "mlp":
-            self.body = nn.Sequential(
-                nn.Flatten(), nn.Linear(n_mels * steps, hidden), nn.LayerNorm(hidden), nn.ReLU(), nn.Dropout(dropout)
-            )
+            layers += [FixedSteps(steps), nn.Linear(n_mels * steps, hidden), nn.LayerNorm(hidden), nn.ReLU()]
             width = hidden
         elif head == "conv":
-            self.body = nn.Sequential(
+            layers += [
                 nn.Conv1d(n_mels, hidden, 3, padding=1), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Dropout(dropout),
-                nn.Conv1d(hidden, hidden, 3, padding=1), nn.BatchNorm1d(hidden), nn.ReLU(),
-            )  # fmt: skip
+                nn.Conv1d(hidden, hidden, 3, padding=1), nn.BatchNorm1d(hidden), nn.ReLU(), MeanAndMax(),
+            ]  # fmt: skip
             width = 2 * hidden
         else:
-            self.body = nn.GRU(n_mels, hidden, batch_first=True)
+            layers.append(LastState(n_mels, hidden))
             width = hidden
-        self.out = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, num_classes))
+        self.layers = nn.Sequential(*layers, nn.Dropout(dropout), nn.Linear(width, num_classes))
 
     def forward(self, embeddings: Tensor) -> Tensor:
         """[batch, 96, steps] → logits [batch, num_classes]."""
-        x = self.input_norm(embeddings)
-        if self.kind == "mlp":
-            if x.shape[-1] != self.steps:
-                raise KWSError(
-                    f"model.head=mlp takes {self.steps} embeddings (model.steps); this clip gives {x.shape[-1]}"
-                )
-            return self.out(self.body(x))
-        if self.kind == "conv":
-            x = self.body(x)
-            return self.out(torch.cat([x.mean(dim=-1), x.amax(dim=-1)], 1))
-        _, last = self.body(x.transpose(1, 2))
-        return self.out(last[-1])
+        return self.layers(embeddings)

@@ -195,10 +195,11 @@ _OPTIONS = {"hop_s": "hop", "smooth": "smooth", "threshold": "threshold", "refra
 
 def settings_for(spotter: Spotter, typed: dict) -> dict:
     """detect()'s settings: what the user typed, else what calibration wrote into model.json, else the
-    defaults above."""
+    defaults above (the hop: the model's own streaming hop, if it has one)."""
+    defaults = {**DEFAULTS, "hop_s": spotter.hop_s or DEFAULTS["hop_s"]}
     return {
         name: typed.get(option) if typed.get(option) is not None else spotter.detection.get(name, default)
-        for name, default in DEFAULTS.items()
+        for name, default in defaults.items()
         for option in [_OPTIONS[name]]
     }
 
@@ -214,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("model", type=Path, help="an export folder (model.json + model.onnx) or a .ckpt")
     parser.add_argument("audio", type=Path, help="the recording to search (any format soundfile reads)")
     calibrated = " (default: model.json's calibrated value if kws-detect-eval --calibrate wrote one, else "
-    parser.add_argument("--hop", type=float, help="seconds between windows" + calibrated + "0.1)")
+    parser.add_argument("--hop", type=float, help="seconds between windows" + calibrated + "the model's streaming hop, 0.1 or 0.08)")
     parser.add_argument("--smooth", type=int, help="windows averaged per posterior" + calibrated + "3)")
     parser.add_argument("--threshold", type=float, help="smoothed posterior to fire" + calibrated + "0.6)")
     parser.add_argument("--refractory", type=float, help="seconds of quiet after a detection (1.0)")

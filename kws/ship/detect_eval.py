@@ -50,12 +50,13 @@ class Scored:
     positive_count: int
     negative_hours: float
     snr_db: list[float]  # the k-th planted keyword's SNR is snr_db[k % len(snr_db)]
+    hop_s: float  # between windows: the model's streaming hop
 
 
 def score_streams(
     spotter: Spotter, material: streams.Material, hours: float, snr_db: list[float], seed: int
 ) -> Scored:
-    rate, hop, gate = spotter.sample_rate, DEFAULTS["hop_s"], DEFAULTS["gate_db"]
+    rate, hop, gate = spotter.sample_rate, spotter.hop_s or DEFAULTS["hop_s"], DEFAULTS["gate_db"]
     rng = np.random.default_rng([seed, 1])
     order = rng.permutation(len(material.keywords))
     items = [material.keywords[i] for i in order]
@@ -73,7 +74,7 @@ def score_streams(
         audio = streams.bed(material.noises, int((hours * 3600 - seconds) * rate) + 1, rate, rng)
         negatives.append(window_posteriors(as_recorded(audio, spotter), spotter, hop, gate))
         seconds += audio.size / rate
-    return Scored(positives, negatives, len(items), seconds / 3600, list(snr_db))
+    return Scored(positives, negatives, len(items), seconds / 3600, list(snr_db), hop)
 
 
 def as_recorded(audio: np.ndarray, spotter: Spotter) -> np.ndarray:
@@ -148,7 +149,7 @@ def write_calibration(model: Path, point: dict, budget: float, scored: Scored, s
             f"{model}: --calibrate writes into an export folder's model.json; export the model first"
         )
     sidecar = json.loads(sidecar_path.read_text())
-    settings = {**DEFAULTS, "smooth": point["smooth"], "threshold": point["threshold"]}
+    settings = {**DEFAULTS, "hop_s": scored.hop_s, "smooth": point["smooth"], "threshold": point["threshold"]}
     sidecar["detection"] = {
         "settings": settings,
         "target_fa_per_hour": budget,
@@ -253,7 +254,7 @@ def _default_out(model: Path, split: str) -> Path:
 
 def _print_report(scored: Scored, at_budget: dict, picture: Path, args: argparse.Namespace) -> dict:
     """The figures in words; returns the JSON summary, which main prints last."""
-    minutes = sum(len(c) for _, c, _ in scored.positives) * DEFAULTS["hop_s"] / 60
+    minutes = sum(len(c) for _, c, _ in scored.positives) * scored.hop_s / 60
     print(
         f"{scored.positive_count} keywords in {minutes:.1f} min (SNR {args.snr_db} dB); "
         f"{scored.negative_hours:.2f} h of negatives"

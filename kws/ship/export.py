@@ -28,10 +28,12 @@ from kws.data.datamodule import KWSDataModule
 from kws.data.preparation import Preparation
 from kws.errors import KWSError
 from kws.models.features import LogMel, stft_as_matmul
+from kws.models.speech_embedding import SpeechEmbedding
 from kws.ship.detect import DEFAULTS, sliding_windows
 from kws.ship.quantize import accuracy, quantize
 from kws.ship.runtime import onnx_runner
 from kws.ship.streaming import onnx_stream, stream_logits
+from kws.ship.streaming_step import natural_hop_samples
 from kws.ship.streaming_step import export_onnx as export_stream_onnx
 from kws.training.checkpoint import load_checkpoint
 from kws.training.module import KWSModule
@@ -186,12 +188,12 @@ def _export_stream(
     """model.stream.onnx (kws.ship.streaming_step) and its model.json entry, once it gives the eager
     network's logits on every window of a recording made of the parity test clips; None for a model
     without a log-mel front-end (M5), which kws-detect runs window by window."""
-    if not isinstance(network.frontend, LogMel):
-        log.info(
-            "no streaming model: %s takes the waveform, not log-mel frames", type(network.classifier).__name__
-        )
+    if not isinstance(network.frontend, LogMel | SpeechEmbedding):
+        log.info("no streaming model: %s takes the waveform itself", type(network.classifier).__name__)
         return None
-    hop = round((cfg.stream_hop_s or DEFAULTS["hop_s"]) * preparation.sample_rate)
+    natural = natural_hop_samples(network)
+    hop = round(cfg.stream_hop_s * preparation.sample_rate) if cfg.stream_hop_s else natural
+    hop = hop or round(DEFAULTS["hop_s"] * preparation.sample_rate)
     path = staging / "model.stream.onnx"
     entry = export_stream_onnx(network, preparation.clip_samples, hop, path, cfg.opset)
     described, clips = test_clips
@@ -208,6 +210,7 @@ def _export_stream(
             "the output folder is left as it was"
         )
     entry["parity_max_abs_diff"] = diff
+    entry["default_hop_s"] = hop / preparation.sample_rate  # kws-detect's hop unless told or calibrated
     return entry
 
 

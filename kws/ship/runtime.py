@@ -32,6 +32,7 @@ class Spotter:
     detection: dict = field(default_factory=dict)  # model.json's calibrated kws-detect settings, if any
     # hop in samples -> the model as a streaming step (kws.ship.streaming) at that hop, None if it has none
     stream_at: Callable[[int], object] = field(default=lambda hop: None, repr=False)
+    hop_s: float | None = None  # the hop the model streams at by default (kws-detect's, unless told); None: 0.1 s
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -82,6 +83,7 @@ def _from_export(folder: Path, model_file: str, threads: int) -> Spotter:
         str(model_path),
         sidecar.get("detection", {}).get("settings", {}),
         _exported_stream(folder, sidecar.get("streaming"), threads),
+        sidecar.get("streaming", {}).get("default_hop_s"),
     )
 
 
@@ -163,16 +165,16 @@ def _from_checkpoint(ckpt_path: Path) -> Spotter:
         with torch.no_grad():
             return network(torch.from_numpy(waveforms)).numpy()
 
-    def stream_at(hop: int) -> object:
-        from kws.models.features import LogMel
-        from kws.ship.streaming_step import eager_stream
+    from kws.ship.streaming_step import can_stream, eager_stream, natural_hop_samples
 
-        frontend = network.frontend
-        if not isinstance(frontend, LogMel) or hop % frontend.hop_length:
+    def stream_at(hop: int) -> object:
+        if not can_stream(network, hop):
             return None
         return eager_stream(network, module.preparation.clip_samples, hop)
 
-    return Spotter(module.preparation, run, str(ckpt_path), stream_at=stream_at)
+    natural = natural_hop_samples(network)
+    hop_s = natural / module.preparation.sample_rate if natural else None
+    return Spotter(module.preparation, run, str(ckpt_path), stream_at=stream_at, hop_s=hop_s)
 
 
 def read_audio(path: str | Path, sample_rate: int) -> tuple[np.ndarray, list[str]]:

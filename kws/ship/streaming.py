@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-# (samples [batch, hop], audio_state, mel_state) -> (logits, next audio_state, next mel_state)
-StepRunner = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
+# (samples [batch, hop], *states) -> (logits, *next states)
+StepRunner = Callable[..., tuple[np.ndarray, ...]]
 MAX_LANES = 64
 
 
@@ -27,8 +27,7 @@ class StreamModel:
 
     run: StepRunner
     hop_samples: int
-    audio_state: tuple[int, ...]
-    mel_state: tuple[int, ...]
+    states: tuple[tuple[int, ...], ...]
 
 
 def stream_logits(audio: np.ndarray, model: StreamModel, clip_samples: int) -> np.ndarray:
@@ -56,15 +55,13 @@ def stream_logits(audio: np.ndarray, model: StreamModel, clip_samples: int) -> n
     lanes = max(1, min(MAX_LANES, windows // (8 * warm_up)))
     per_lane = ceil(windows / lanes)
     begins = first_output + np.arange(lanes) * per_lane - warm_up  # step of each lane's first call
-    audio_state, mel_state = (
-        np.zeros((lanes, *shape), np.float32) for shape in (model.audio_state, model.mel_state)
-    )
+    states = [np.zeros((lanes, *shape), np.float32) for shape in model.states]
     logits = []
     for t in range(warm_up + per_lane):
         step = begins + t  # steps ≤ 0 are silence before the file, steps past the end silence after it
         inside = (step >= 1) & (step <= steps)
         samples = np.where(inside[:, None], hops[np.clip(step - 1, 0, steps - 1)], 0.0).astype(np.float32)
-        out, audio_state, mel_state = model.run(samples, audio_state, mel_state)
+        out, *states = model.run(samples, *states)
         if t >= warm_up:
             logits.append(out)
     # [time, lane, labels] → lane after lane: the windows in order
@@ -77,12 +74,9 @@ def onnx_stream(folder: Path, entry: dict, threads: int = 1) -> StreamModel:
     from kws.ship.runtime import onnx_session
 
     session = onnx_session(folder / entry["file"], threads)
+    names = [name for name in entry["inputs"] if name != "samples"]
 
-    def run(samples: np.ndarray, audio_state: np.ndarray, mel_state: np.ndarray):  # noqa: ANN202
-        feed = {"samples": samples, "audio_state": audio_state, "mel_state": mel_state}
-        return tuple(session.run(None, feed))
+    def run(samples: np.ndarray, *states: np.ndarray):  # noqa: ANN202
+        return tuple(session.run(None, {"samples": samples, **dict(zip(names, states, strict=True))}))
 
-    shapes = entry["inputs"]
-    return StreamModel(
-        run, entry["hop_samples"], tuple(shapes["audio_state"][1:]), tuple(shapes["mel_state"][1:])
-    )
+    return StreamModel(run, entry["hop_samples"], tuple(tuple(entry["inputs"][name][1:]) for name in names))

@@ -18,6 +18,9 @@ from torch import Tensor, nn
 from kws.errors import KWSError
 from kws.models import KeywordSpotter
 from kws.models.features import LogMel
+from kws.models.speech_embedding import SpeechEmbedding
+from kws.models.speech_embedding.network import CHUNK_SAMPLES
+from kws.ship.embedding_step import EmbeddingStreamingStep
 from kws.ship.streaming import StreamModel
 
 
@@ -26,7 +29,7 @@ class StreamingStep(nn.Module):
         super().__init__()
         frontend = network.frontend
         if not isinstance(frontend, LogMel):
-            raise KWSError("streaming needs a log-mel front-end; this model takes the waveform itself (M5)")
+            raise KWSError("streaming needs a log-mel front-end or the speech embedding; this model takes the waveform itself (M5)")
         feature_hop, n_fft = frontend.hop_length, frontend.n_fft
         if hop_samples <= 0 or hop_samples % feature_hop:
             raise KWSError(
@@ -55,7 +58,9 @@ class StreamingStep(nn.Module):
         full_window = F.pad(frontend.window, (offset, n_fft - frontend.win_length - offset))
         self.register_buffer("full_window", full_window, persistent=False)
 
-    def state_shapes(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    state_names = ("audio_state", "mel_state")
+
+    def state_shapes(self) -> tuple[tuple[int, ...], ...]:
         return (self.clip_samples,), (self.frontend.n_mels, self.interior_frames)
 
     def forward(
@@ -72,33 +77,51 @@ class StreamingStep(nn.Module):
         return self.network.classifier(self.frontend.from_mel_power(whole)), window, interior
 
 
+def streaming_step(network: KeywordSpotter, clip_samples: int, hop_samples: int) -> nn.Module:
+    """The streaming step of `network`'s front-end (KWSError for a model that has none: M5)."""
+    if isinstance(network.frontend, SpeechEmbedding):
+        return EmbeddingStreamingStep(network, clip_samples, hop_samples).eval()
+    return StreamingStep(network, clip_samples, hop_samples).eval()
+
+
+def natural_hop_samples(network: KeywordSpotter) -> int | None:
+    """The hop a model streams at unless told otherwise: the speech embedding's 80 ms; None for log-mel
+    models, which take kws-detect's default."""
+    return CHUNK_SAMPLES if isinstance(network.frontend, SpeechEmbedding) else None
+
+
+def can_stream(network: KeywordSpotter, hop_samples: int) -> bool:
+    frontend = network.frontend
+    if isinstance(frontend, SpeechEmbedding):
+        return hop_samples % CHUNK_SAMPLES == 0
+    return isinstance(frontend, LogMel) and hop_samples % frontend.hop_length == 0
+
+
 def eager_stream(network: KeywordSpotter, clip_samples: int, hop_samples: int) -> StreamModel:
     """The streaming step of a network in PyTorch (a checkpoint's spotter; the export's reference)."""
-    step = StreamingStep(network, clip_samples, hop_samples).eval()
+    step = streaming_step(network, clip_samples, hop_samples)
 
-    def run(samples: np.ndarray, audio_state: np.ndarray, mel_state: np.ndarray):  # noqa: ANN202
+    def run(samples: np.ndarray, *states: np.ndarray):  # noqa: ANN202
         with torch.inference_mode():
-            outputs = step(
-                *(torch.from_numpy(np.ascontiguousarray(a)) for a in (samples, audio_state, mel_state))
-            )
+            outputs = step(*(torch.from_numpy(np.ascontiguousarray(a)) for a in (samples, *states)))
         return tuple(output.numpy() for output in outputs)
 
-    return StreamModel(run, hop_samples, *step.state_shapes())
+    return StreamModel(run, hop_samples, step.state_shapes())
 
 
 def export_onnx(network: KeywordSpotter, clip_samples: int, hop_samples: int, path: Path, opset: int) -> dict:
     """Write the streaming step as ONNX; return model.json's "streaming" entry: how to feed it."""
-    step = StreamingStep(network, clip_samples, hop_samples).eval()
-    audio_shape, mel_shape = step.state_shapes()
-    example = (torch.zeros(2, hop_samples), torch.zeros(2, *audio_shape), torch.zeros(2, *mel_shape))
+    step = streaming_step(network, clip_samples, hop_samples)
+    shapes = step.state_shapes()
+    example = (torch.zeros(2, hop_samples), *(torch.zeros(2, *shape) for shape in shapes))
     batch = torch.export.Dim("batch")
     torch.onnx.export(
         step,
         example,
         str(path),
-        input_names=["samples", "audio_state", "mel_state"],
-        output_names=["logits", "next_audio_state", "next_mel_state"],
-        dynamic_shapes=({0: batch}, {0: batch}, {0: batch}),
+        input_names=["samples", *step.state_names],
+        output_names=["logits", *(f"next_{name}" for name in step.state_names)],
+        dynamic_shapes=tuple({0: batch} for _ in example),
         opset_version=opset,
         external_data=False,
         dynamo=True,
@@ -106,21 +129,14 @@ def export_onnx(network: KeywordSpotter, clip_samples: int, hop_samples: int, pa
     )
     with torch.no_grad():
         labels = step(*example)[0].shape[1]
+    states = {name: ["batch", *shape] for name, shape in zip(step.state_names, shapes, strict=True)}
     return {
         "file": path.name,
         "hop_samples": hop_samples,
-        "inputs": {
-            "samples": ["batch", hop_samples],
-            "audio_state": ["batch", *audio_shape],
-            "mel_state": ["batch", *mel_shape],
-        },
-        "outputs": {
-            "logits": ["batch", labels],
-            "next_audio_state": ["batch", *audio_shape],
-            "next_mel_state": ["batch", *mel_shape],
-        },
+        "inputs": {"samples": ["batch", hop_samples], **states},
+        "outputs": {"logits": ["batch", labels], **{f"next_{name}": shape for name, shape in states.items()}},
         "use": (
-            "both states start as zeros; each call takes the next hop_samples of audio (prepared as the "
+            "every state starts as zeros; each call takes the next hop_samples of audio (prepared as the "
             "windowed model's waveform is) and the states the previous call returned; its logits are "
             "the windowed model's on the last clip_samples of audio, centred clip_samples / 2 samples ago"
         ),

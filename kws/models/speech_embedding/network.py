@@ -11,6 +11,7 @@ about twice the cost of one window instead of once per window.
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kws.errors import KWSError
@@ -22,7 +23,7 @@ CHUNK_FRAMES = 8  # mel frames per floor chunk and per embedding hop
 CHUNK_SAMPLES = CHUNK_FRAMES * FRAME_HOP  # 1,280: 80 ms, the embedding hop
 CHUNK_SPAN = (CHUNK_FRAMES - 1) * FRAME_HOP + FRAME  # 1,632 samples that one chunk's frames read
 WINDOW_FRAMES = 76
-INT16_SCALE = 32768.0  # the TFLite graphs take int16-valued samples
+# The TFLite graphs take int16-valued samples (MelBands.forward scales by 32,768).
 CHANNELS = 96
 
 
@@ -62,20 +63,24 @@ class MelBands(nn.Module):
         top_db = next(op.constants[1] for op in ops if op.kind == "SUB")
         expect(mel.shape == (257, 32) and top_db.shape == (), MEL_FILE, "an unexpected mel matrix or floor")
         # [samples, re | im] in one matrix product: one GEMM per clip instead of two convolutions.
-        self.register_buffer("dft", torch.from_numpy(np.concatenate(bases, 0).T.copy()), persistent=False)
-        self.register_buffer("mel", torch.from_numpy(mel), persistent=False)
+        dft = torch.from_numpy(np.concatenate(bases, 0).T.copy()).double()
+        self.register_buffer("dft", dft, persistent=False)
+        self.register_buffer("mel", torch.from_numpy(mel).double(), persistent=False)
         self.floor_power, self.top_db = float(floor_power), float(top_db)
+        self.chunk_samples, self.chunk_span = CHUNK_SAMPLES, CHUNK_SPAN  # attributes: TorchScript reads no globals
 
     def forward(self, waveform: Tensor) -> Tensor:
-        frames = frames_of(waveform.shape[-1])
-        framed = (waveform * INT16_SCALE).unfold(-1, FRAME, FRAME_HOP)[:, :frames]
+        chunks = max(0, (waveform.shape[-1] - self.chunk_span) // self.chunk_samples + 1)
+        # In float64: the DFT's sums cancel in quiet bins, and fp32's rounding there alone moved embeddings by
+        # up to 1e-4 from the wheel's runtime; in float64 they stay within 6e-5 (that runtime's own rounding).
+        framed = (waveform.double() * 32768.0).unfold(-1, 512, 160)[:, : 8 * chunks]
         spectrum = torch.matmul(framed, self.dft)
         real, imag = spectrum.chunk(2, dim=-1)
         decibels = 10.0 * torch.log10(torch.matmul(real * real + imag * imag, self.mel).clamp(min=self.floor_power))
-        chunks = decibels.reshape(decibels.shape[0], -1, CHUNK_FRAMES * 32)
-        floor = chunks.amax(dim=-1, keepdim=True) - self.top_db
+        by_chunk = decibels.reshape(decibels.shape[0], chunks, 8 * 32)
+        floor = by_chunk.amax(dim=-1, keepdim=True) - self.top_db
         # The wheel's runtime scales the graph's dB to the embedding's input range (pyopen-wakeword's code).
-        return (torch.maximum(chunks, floor) / 10.0 + 2.0).reshape_as(decibels)
+        return (torch.maximum(by_chunk, floor) / 10.0 + 2.0).reshape_as(decibels).float()
 
 
 class Floor(nn.Module):
@@ -118,7 +123,7 @@ def embedding_layers() -> list[nn.Module]:
 
 
 class SpeechEmbedding(nn.Module):
-    """Waveform [batch, samples] in [-1, 1] at 16 kHz → embeddings [batch, 96, (samples - 1632) // 1280 - 8]:
+    """Waveform [batch, samples] in [-1, 1] at 16 kHz → embeddings [batch, 96, steps] (steps: embeddings_of):
     the layout LogMel gives (channels, frames), so any kws classifier can sit on top.
 
     `trainable_blocks`: how many of the last convolutions train with the classifier (0: frozen, the
@@ -134,6 +139,7 @@ class SpeechEmbedding(nn.Module):
         self.mel = MelBands()
         self.layers = nn.Sequential(*embedding_layers())
         self.channels = CHANNELS
+        self.min_samples = samples_for(1)
         convs = [m for m in self.layers if isinstance(m, nn.Conv2d)]
         if not 0 <= trainable_blocks <= len(convs):
             raise KWSError(f"model.frontend.trainable_blocks must be in 0..{len(convs)}; got {trainable_blocks}")
@@ -146,4 +152,7 @@ class SpeechEmbedding(nn.Module):
         return self.layers(bands.unsqueeze(1)).squeeze(-1)
 
     def forward(self, waveform: Tensor) -> Tensor:
+        short = self.min_samples - waveform.shape[-1]
+        if short > 0:  # a clip shorter than one embedding's 775 ms: centred in zeros, as the data module pads
+            waveform = F.pad(waveform, (short // 2, short - short // 2))
         return self.embed_bands(self.mel(waveform))
