@@ -28,14 +28,18 @@ def _runtime_embeddings(audio: np.ndarray) -> np.ndarray:
     features = OpenWakeWordFeatures.from_builtin()
     out = []
     for start in range(0, len(audio), CHUNK_SAMPLES):
-        out += [e.reshape(-1) for e in features.process_streaming(audio[start : start + CHUNK_SAMPLES].tobytes())]
+        out += [
+            e.reshape(-1) for e in features.process_streaming(audio[start : start + CHUNK_SAMPLES].tobytes())
+        ]
     features.close()
     return np.stack(out)[RUNTIME_WARM_UP_HOPS:]
 
 
 def test_embeddings_match_the_wheels_tflite_runtime_on_real_clips(real8_root):
     clips = sorted((real8_root / "SpeechCommands" / "speech_commands_v0.02").glob("[a-z]*/*.wav"))[::300]
-    noise = next((real8_root / "SpeechCommands" / "speech_commands_v0.02" / "_background_noise_").glob("*.wav"))
+    noise = next(
+        (real8_root / "SpeechCommands" / "speech_commands_v0.02" / "_background_noise_").glob("*.wav")
+    )
     recordings = [sf.read(path, dtype="int16")[0] for path in clips]
     recordings.append(sf.read(noise, dtype="int16", frames=16000 * 20)[0])  # 20 s: 240 embeddings
     network = SpeechEmbedding().eval()
@@ -67,7 +71,9 @@ def test_a_missing_wheel_file_is_one_line_naming_it_and_the_fix(monkeypatch, tmp
     monkeypatch.setattr(weights.resources, "files", lambda package: tmp_path)
     weights.read_ops.cache_clear()
     try:
-        with pytest.raises(KWSError, match=r"models/melspectrogram\.tflite: missing .*pip install --force-reinstall"):
+        with pytest.raises(
+            KWSError, match=r"models/melspectrogram\.tflite: missing .*pip install --force-reinstall"
+        ):
             SpeechEmbedding()
     finally:
         weights.read_ops.cache_clear()

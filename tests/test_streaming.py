@@ -15,7 +15,9 @@ from tests.conftest import compose_config
 from tests.test_zoo import MODELS, _calibrate
 
 CLIP = 4000  # not a multiple of the 160-sample feature hop, as a training split's average length rarely is
-STREAMABLE = [model for model in MODELS if model not in ("m5", "embedding")]  # embedding: test_speech_embedding
+STREAMABLE = [
+    model for model in MODELS if model not in ("m5", "embedding")
+]  # embedding: test_speech_embedding
 
 
 def _network(tmp_path, model: str, overrides: tuple[str, ...] = ()) -> torch.nn.Module:

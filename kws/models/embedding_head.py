@@ -22,7 +22,9 @@ class FixedSteps(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         if x.shape[-1] != self.steps:
-            raise RuntimeError("model.head=mlp takes model.steps embeddings a clip; this clip gives another number")
+            raise RuntimeError(
+                "model.head=mlp takes model.steps embeddings a clip; this clip gives another number"
+            )
         return x.flatten(1)
 
 
@@ -61,7 +63,8 @@ class EmbeddingHead(nn.Module):
             width = hidden
         elif head == "conv":
             layers += [
-                nn.Conv1d(n_mels, hidden, 3, padding=1), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Dropout(dropout),
+                nn.Conv1d(n_mels, hidden, 3, padding=1), nn.BatchNorm1d(hidden), nn.ReLU(),
+                nn.Dropout(dropout),
                 nn.Conv1d(hidden, hidden, 3, padding=1), nn.BatchNorm1d(hidden), nn.ReLU(), MeanAndMax(),
             ]  # fmt: skip
             width = 2 * hidden

@@ -215,7 +215,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("model", type=Path, help="an export folder (model.json + model.onnx) or a .ckpt")
     parser.add_argument("audio", type=Path, help="the recording to search (any format soundfile reads)")
     calibrated = " (default: model.json's calibrated value if kws-detect-eval --calibrate wrote one, else "
-    parser.add_argument("--hop", type=float, help="seconds between windows" + calibrated + "the model's streaming hop, 0.1 or 0.08)")
+    parser.add_argument(
+        "--hop",
+        type=float,
+        help="seconds between windows" + calibrated + "the model's streaming hop, 0.1 or 0.08)",
+    )
     parser.add_argument("--smooth", type=int, help="windows averaged per posterior" + calibrated + "3)")
     parser.add_argument("--threshold", type=float, help="smoothed posterior to fire" + calibrated + "0.6)")
     parser.add_argument("--refractory", type=float, help="seconds of quiet after a detection (1.0)")

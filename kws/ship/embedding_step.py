@@ -33,7 +33,8 @@ class EmbeddingStreamingStep(nn.Module):
         new = hop_samples // CHUNK_SAMPLES
         if hop_samples <= 0 or hop_samples % CHUNK_SAMPLES or new > steps:
             raise KWSError(
-                f"the speech embedding streams in hops of whole 80 ms chunks ({CHUNK_SAMPLES} samples), at most "
+                f"the speech embedding streams in hops of whole 80 ms chunks ({CHUNK_SAMPLES} samples), "
+                "at most "
                 f"{steps} of them for {clip_samples}-sample clips; got {hop_samples} samples"
             )
         self.network, self.frontend = network, network.frontend
@@ -41,7 +42,9 @@ class EmbeddingStreamingStep(nn.Module):
         # The window's newest `new` chunks start at (chunks - new) · 1280; the audio from there on that is not
         # among the new samples is kept.
         self.kept_audio = clip_samples - chunks * CHUNK_SAMPLES
-        self.kept_frames = CHUNK_FRAMES * (chunks - steps)  # frames before the new chunks the new embeddings read
+        self.kept_frames = CHUNK_FRAMES * (
+            chunks - steps
+        )  # frames before the new chunks the new embeddings read
         self.read_frames = WINDOW_FRAMES + CHUNK_FRAMES * (new - 1)
         self.steps = steps
 

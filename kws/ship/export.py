@@ -29,12 +29,13 @@ from kws.data.preparation import Preparation
 from kws.errors import KWSError
 from kws.models.features import LogMel, stft_as_matmul
 from kws.models.speech_embedding import SpeechEmbedding
+from kws.models.speech_embedding.weights import PROVENANCE
 from kws.ship.detect import DEFAULTS, sliding_windows
 from kws.ship.quantize import accuracy, quantize
 from kws.ship.runtime import onnx_runner
 from kws.ship.streaming import onnx_stream, stream_logits
-from kws.ship.streaming_step import natural_hop_samples
 from kws.ship.streaming_step import export_onnx as export_stream_onnx
+from kws.ship.streaming_step import natural_hop_samples
 from kws.training.checkpoint import load_checkpoint
 from kws.training.module import KWSModule
 
@@ -68,6 +69,8 @@ def _sidecar(module: KWSModule, ckpt_path: Path, opset: int) -> dict[str, Any]:
         "onnx_opset": opset,
         "checkpoint": str(ckpt_path.resolve()),
         "metrics": json.loads(metrics_file.read_text()) if metrics_file.is_file() else None,
+        # Where every weight the files carry comes from: kws's own training, or a packaged third party's.
+        "third_party_weights": [PROVENANCE] if isinstance(module.network.frontend, SpeechEmbedding) else [],
     }
 
 

@@ -29,7 +29,10 @@ class StreamingStep(nn.Module):
         super().__init__()
         frontend = network.frontend
         if not isinstance(frontend, LogMel):
-            raise KWSError("streaming needs a log-mel front-end or the speech embedding; this model takes the waveform itself (M5)")
+            raise KWSError(
+                "streaming needs a log-mel front-end or the speech embedding; this model takes the waveform "
+                "itself (M5)"
+            )
         feature_hop, n_fft = frontend.hop_length, frontend.n_fft
         if hop_samples <= 0 or hop_samples % feature_hop:
             raise KWSError(

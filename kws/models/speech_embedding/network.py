@@ -59,7 +59,9 @@ class MelBands(nn.Module):
             expect(not np.any(bias), MEL_FILE, "a DFT with a bias")
             bases.append(kernel.reshape(257, FRAME))
         mel = next(op for op in ops if op.kind == "BATCH_MATMUL").constants[1]
-        floor_power = next(op.constants[1] for op in ops if op.kind == "MAXIMUM" and op.constants[1] is not None)
+        floor_power = next(
+            op.constants[1] for op in ops if op.kind == "MAXIMUM" and op.constants[1] is not None
+        )
         top_db = next(op.constants[1] for op in ops if op.kind == "SUB")
         expect(mel.shape == (257, 32) and top_db.shape == (), MEL_FILE, "an unexpected mel matrix or floor")
         # [samples, re | im] in one matrix product: one GEMM per clip instead of two convolutions.
@@ -67,7 +69,10 @@ class MelBands(nn.Module):
         self.register_buffer("dft", dft, persistent=False)
         self.register_buffer("mel", torch.from_numpy(mel).double(), persistent=False)
         self.floor_power, self.top_db = float(floor_power), float(top_db)
-        self.chunk_samples, self.chunk_span = CHUNK_SAMPLES, CHUNK_SPAN  # attributes: TorchScript reads no globals
+        self.chunk_samples, self.chunk_span = (
+            CHUNK_SAMPLES,
+            CHUNK_SPAN,
+        )  # attributes: TorchScript reads no globals
 
     def forward(self, waveform: Tensor) -> Tensor:
         chunks = max(0, (waveform.shape[-1] - self.chunk_span) // self.chunk_samples + 1)
@@ -76,7 +81,9 @@ class MelBands(nn.Module):
         framed = (waveform.double() * 32768.0).unfold(-1, 512, 160)[:, : 8 * chunks]
         spectrum = torch.matmul(framed, self.dft)
         real, imag = spectrum.chunk(2, dim=-1)
-        decibels = 10.0 * torch.log10(torch.matmul(real * real + imag * imag, self.mel).clamp(min=self.floor_power))
+        decibels = 10.0 * torch.log10(
+            torch.matmul(real * real + imag * imag, self.mel).clamp(min=self.floor_power)
+        )
         by_chunk = decibels.reshape(decibels.shape[0], chunks, 8 * 32)
         floor = by_chunk.amax(dim=-1, keepdim=True) - self.top_db
         # The wheel's runtime scales the graph's dB to the embedding's input range (pyopen-wakeword's code).
@@ -98,7 +105,9 @@ def embedding_layers() -> list[nn.Module]:
     for op in read_ops(EMBEDDING_FILE):
         if op.kind == "PAD":
             pads = op.constants[1]
-            expect(pads.tolist() == [[0, 0], [0, 0], [1, 1], [0, 0]], EMBEDDING_FILE, f"padding {pads.tolist()}")
+            expect(
+                pads.tolist() == [[0, 0], [0, 0], [1, 1], [0, 0]], EMBEDDING_FILE, f"padding {pads.tolist()}"
+            )
             layers.append(nn.ZeroPad2d((1, 1, 0, 0)))
         elif op.kind == "CONV_2D":
             kernel, bias = op.constants[1], op.constants[2]
@@ -142,7 +151,9 @@ class SpeechEmbedding(nn.Module):
         self.min_samples = samples_for(1)
         convs = [m for m in self.layers if isinstance(m, nn.Conv2d)]
         if not 0 <= trainable_blocks <= len(convs):
-            raise KWSError(f"model.frontend.trainable_blocks must be in 0..{len(convs)}; got {trainable_blocks}")
+            raise KWSError(
+                f"model.frontend.trainable_blocks must be in 0..{len(convs)}; got {trainable_blocks}"
+            )
         for k, conv in enumerate(convs):
             conv.requires_grad_(k >= len(convs) - trainable_blocks)
         self.trainable = trainable_blocks > 0

@@ -41,7 +41,9 @@ def model_path(name: str) -> Path:
     try:
         folder = resources.files(PACKAGE) / "models"
     except ModuleNotFoundError:
-        raise KWSError(f"model=embedding needs the pyopen-wakeword package, which is not installed: {FIX}")
+        raise KWSError(
+            f"model=embedding needs the pyopen-wakeword package, which is not installed: {FIX}"
+        ) from None
     path = Path(str(folder / name))
     if not path.is_file():
         raise KWSError(f"{path}: missing from the pyopen-wakeword package; {FIX}")

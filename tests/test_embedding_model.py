@@ -1,0 +1,55 @@
+"""model=embedding end to end: trains, evaluates, exports (TorchScript, ONNX, streaming, int8) with the
+weights' provenance in model.json, predicts and detects from the export; and on real speakers it beats
+the default CNN trained with the same small budget."""
+
+import json
+
+import pytest
+
+from kws.evaluate import evaluate
+from kws.ship.detect import main as detect_main
+from kws.ship.export import export
+from kws.ship.predict import main as predict_main
+from kws.train import train
+from tests.conftest import compose_config
+
+FAST = ["trainer.accelerator=cpu", "trainer.enable_progress_bar=false", "data.batch_size=16"]
+
+
+@pytest.mark.slow
+def test_train_eval_export_predict_and_detect(tiny_synth_root, tmp_path, capsys):
+    run = tmp_path / "run"
+    cfg = compose_config(
+        "train", run, [f"data.root={tiny_synth_root}", "model=embedding", "trainer.max_epochs=1", *FAST]
+    )
+    metrics, objects = train(cfg)
+    assert objects["datamodule"].clip_samples == 24000
+    ckpt = metrics["best_checkpoint"]
+    evaluated = evaluate(compose_config("eval", tmp_path / "eval", [f"ckpt_path={ckpt}"]))
+    assert evaluated["test/acc"] == pytest.approx(metrics["test/acc"], abs=1e-6)
+    out = tmp_path / "export"
+    export(compose_config("export", tmp_path, [f"ckpt_path={ckpt}", f"out_dir={out}", "quantize=dynamic"]))
+    sidecar = json.loads((out / "model.json").read_text())
+    assert "speech_embedding" in sidecar["third_party_weights"][0]["weights"]
+    assert "Apache-2.0" in sidecar["third_party_weights"][0]["packaged_by"]
+    assert sidecar["streaming"]["hop_samples"] == 1280 and sidecar["streaming"]["default_hop_s"] == 0.08
+    assert sidecar["parity"]["onnx_max_abs_diff"]["test_clips"] <= sidecar["parity"]["atol"]
+    assert (out / "model.int8.onnx").is_file()
+    clips = sorted(tiny_synth_root.rglob("yes/*.wav"))[:2]
+    capsys.readouterr()
+    predict_main([str(out), *map(str, clips), "--json"])
+    predictions = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(predictions) == 2
+    detect_main([str(out), str(clips[0]), "--json"])  # streams through model.stream.onnx at 80 ms
+    capsys.readouterr()
+
+
+@pytest.mark.slow
+def test_on_real_speakers_it_beats_the_default_cnn_at_the_same_small_budget(real8_root, tmp_path):
+    budget = [f"data.root={real8_root}", "trainer.max_epochs=2", "data.train_fraction=0.25", *FAST[:2]]
+    accuracy = {}
+    for model in ("cnn", "embedding"):
+        metrics, _ = train(compose_config("train", tmp_path / model, [f"model={model}", *budget]))
+        accuracy[model] = metrics["test/acc"]
+    assert accuracy["embedding"] >= accuracy["cnn"] + 0.10, accuracy
+    assert accuracy["embedding"] >= 0.85, accuracy
