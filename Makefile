@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 DATA_ROOT ?= data/offline_kws
 RUN_DIR ?= outputs/train/make_$(shell date +%Y-%m-%d_%H-%M-%S)
+# configs/experiment/offline_embedding.yaml: the pretrained speech embedding + a small head, 6 epochs
+EXPERIMENT ?= offline_embedding
 TRAIN_ARGS ?=
 
 .PHONY: install lock data train test test-fast lint format clean
@@ -46,7 +48,7 @@ data: install
 	$(BIN)/kws-synth root=$(DATA_ROOT)
 
 train: data
-	$(BIN)/kws-train data.root=$(DATA_ROOT) hydra.run.dir=$(RUN_DIR) $(TRAIN_ARGS)
+	$(BIN)/kws-train experiment=$(EXPERIMENT) data.root=$(DATA_ROOT) hydra.run.dir=$(RUN_DIR) $(TRAIN_ARGS)
 	$(BIN)/kws-eval ckpt_path=$(RUN_DIR)/checkpoints/best.ckpt hydra.run.dir=$(RUN_DIR)/eval
 	$(BIN)/kws-export ckpt_path=$(RUN_DIR)/checkpoints/best.ckpt out_dir=$(RUN_DIR)/export quantize=static
 	$(BIN)/kws-report $(RUN_DIR)

@@ -3,6 +3,7 @@ weights' provenance in model.json, predicts and detects from the export; and on 
 the default CNN trained with the same small budget."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -53,3 +54,11 @@ def test_on_real_speakers_it_beats_the_default_cnn_at_the_same_small_budget(real
         accuracy[model] = metrics["test/acc"]
     assert accuracy["embedding"] >= accuracy["cnn"] + 0.10, accuracy
     assert accuracy["embedding"] >= 0.85, accuracy
+
+
+def test_make_trains_the_speech_embedding_experiment(tmp_path):
+    makefile = (Path(__file__).parent.parent / "Makefile").read_text()
+    assert "EXPERIMENT ?= offline_embedding" in makefile and "experiment=$(EXPERIMENT)" in makefile
+    cfg = compose_config("train", tmp_path, ["experiment=offline_embedding"])
+    assert cfg.model.frontend._target_ == "kws.models.speech_embedding.SpeechEmbedding"
+    assert cfg.data.clip_samples == 24000 and cfg.trainer.max_epochs == 6
