@@ -32,9 +32,8 @@ class Spotter:
     detection: dict = field(default_factory=dict)  # model.json's calibrated kws-detect settings, if any
     # hop in samples -> the model as a streaming step (kws.ship.streaming) at that hop, None if it has none
     stream_at: Callable[[int], object] = field(default=lambda hop: None, repr=False)
-    hop_s: float | None = (
-        None  # the hop the model streams at by default (kws-detect's, unless told); None: 0.1 s
-    )
+    # the seconds between windows it streams at unless told (model=embedding: 0.08); None: kws-detect's 0.1
+    hop_s: float | None = None
 
     @property
     def labels(self) -> tuple[str, ...]:
