@@ -2,6 +2,7 @@
 
     kws-train                                              # default CNN on the offline set (kws-synth)
     kws-train model=rnn trainer.max_epochs=20 data.batch_size=128
+    kws-train model=embedding                              # a small head on the pretrained speech embedding
     kws-train data.root=../shared/data/speech_commands_real8
     kws-train data.root=data/speech_commands data.download=true   # the real 2.3 GB data set
     kws-train lr_find=true                                 # learning-rate range test only
