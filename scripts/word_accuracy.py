@@ -4,9 +4,9 @@
     python scripts/word_accuracy.py outputs/train/<run>/export ../shared/data/speech_commands_real8
     python scripts/word_accuracy.py <ckpt or export> <root> --split validation --out <run>/real_val.json
 
-The clips are those of --split's list whose word folder is one of the model's labels, each prepared
-exactly as kws-predict prepares a file (kws.ship.predict.predict_files). The last line is one JSON object
-with the figures (also written to --out).
+The clips are those of --split's list (every clip: --split all) whose word folder is one of the model's
+labels, each prepared exactly as kws-predict prepares a file (kws.ship.predict.predict_files). The last
+line is one JSON object with the figures (also written to --out).
 """
 
 import argparse
@@ -25,13 +25,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", help="a kws-train .ckpt or a kws-export folder")
     parser.add_argument("root", type=Path)
-    parser.add_argument("--split", choices=sorted(LIST_FILES), default="testing")
+    parser.add_argument(
+        "--split",
+        choices=[*sorted(LIST_FILES), "all"],
+        default="testing",
+        help="all: every clip (a root the model never saw)",
+    )
     parser.add_argument("--out", type=Path, help="also write the JSON summary here")
     args = parser.parse_args()
 
     spotter = load_spotter(args.model)
     directory = args.root / DATASET_DIR if (args.root / DATASET_DIR).is_dir() else args.root
-    lines = (directory / LIST_FILES[args.split]).read_text().split()
+    if args.split == "all":
+        lines = sorted(path.relative_to(directory).as_posix() for path in directory.glob("*/*.wav"))
+    else:
+        lines = (directory / LIST_FILES[args.split]).read_text().split()
     clips = [str(directory / line) for line in lines if line.split("/")[0] in spotter.labels]
     results = []
     for start in range(0, len(clips), 256):
