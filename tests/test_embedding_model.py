@@ -3,6 +3,8 @@ weights' provenance in model.json, predicts and detects from the export; and on 
 the default CNN trained with the same small budget."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -43,6 +45,17 @@ def test_train_eval_export_predict_and_detect(tiny_synth_root, tmp_path, capsys)
     assert len(predictions) == 2
     detect_main([str(out), str(clips[0]), "--json"])  # streams through model.stream.onnx at 80 ms
     capsys.readouterr()
+    script = Path(__file__).parent.parent / "scripts" / "word_accuracy.py"
+    scored = subprocess.run(
+        [sys.executable, str(script), str(out), str(tiny_synth_root), "--split", "testing"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    summary = json.loads(scored.stdout.splitlines()[-1])
+    listed = (tiny_synth_root / "SpeechCommands" / "speech_commands_v0.02" / "testing_list.txt").read_text()
+    assert summary["clips"] == len(listed.split()) and summary["labels"] == len(
+        sidecar["preparation"]["labels"]
+    )
+    assert summary["accuracy"] == pytest.approx(evaluated["test/acc"], abs=1e-6)  # predict's top-1 is eval's
 
 
 @pytest.mark.slow
