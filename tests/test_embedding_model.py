@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import onnx
 import pytest
 
 from kws.evaluate import evaluate
@@ -37,7 +38,9 @@ def test_train_eval_export_predict_and_detect(tiny_synth_root, tmp_path, capsys)
     assert "Apache-2.0" in sidecar["third_party_weights"][0]["packaged_by"]
     assert sidecar["streaming"]["hop_samples"] == 1280 and sidecar["streaming"]["default_hop_s"] == 0.08
     assert sidecar["parity"]["onnx_max_abs_diff"]["test_clips"] <= sidecar["parity"]["atol"]
-    assert (out / "model.int8.onnx").is_file()
+    int8 = {init.name: init.data_type for init in onnx.load(str(out / "model.int8.onnx")).graph.initializer}
+    assert int8["frontend.layers.1.weight"] == onnx.TensorProto.FLOAT  # the embedding stays float32
+    assert any(name.startswith("classifier.") and int8[name] == onnx.TensorProto.INT8 for name in int8)
     clips = sorted(tiny_synth_root.rglob("yes/*.wav"))[:2]
     capsys.readouterr()
     predict_main([str(out), *map(str, clips), "--json"])
