@@ -6,7 +6,7 @@ chunks therefore shares all but its newest chunks and embeddings with the window
 the audio its newest chunks read beyond the new samples, the mel frames the new embeddings read beyond
 the new chunks, and the window's embeddings; it computes m = hop / 1,280 chunks and m embeddings, and the
 head runs on the window's embeddings: the windowed model's logits on the same window, to float rounding
-(tests/test_embedding_model.py). Every state is computed from the stream, so zeros are a valid start.
+(tests/test_speech_embedding.py). Every state is computed from the stream, so zeros are a valid start.
 """
 
 import torch
