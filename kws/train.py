@@ -1,8 +1,8 @@
 """Train a keyword spotter, then test its best checkpoint.
 
-    kws-train                                              # default CNN on the offline set (kws-synth)
+    kws-train                                              # a small head on the pretrained speech embedding, offline set
+    kws-train model=cnn                                    # the zoo's own CNN: no third-party weights
     kws-train model=rnn trainer.max_epochs=20 data.batch_size=128
-    kws-train model=embedding                              # a small head on the pretrained speech embedding
     kws-train data.root=../shared/data/speech_commands_real8
     kws-train data.root=data/speech_commands data.download=true   # the real 2.3 GB data set
     kws-train lr_find=true                                 # learning-rate range test only

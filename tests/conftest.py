@@ -85,7 +85,12 @@ def tiny_synth_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def compose_config(name: str, tmp_path: Path, overrides: list[str]) -> DictConfig:
-    """The real config tree, composed as the console script would, with output under tmp_path."""
+    """The real config tree, composed as the console script would, with output under tmp_path.
+
+    Training runs that name neither a model nor an experiment train the zoo's CNN, not kws-train's
+    default (the pretrained embedding): these test the machinery, and the CNN trains in seconds."""
+    if name == "train" and not any(o.startswith(("model=", "experiment=")) for o in overrides):
+        overrides = ["model=cnn", *overrides]
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         cfg = compose(config_name=name, overrides=overrides)
     with open_dict(cfg):

@@ -56,3 +56,24 @@ def test_profile_epoch_times_every_phase(tiny_synth_root, tmp_path):
     done = _script("profile_epoch.py", "--root", str(tiny_synth_root), "--batches", "2", cwd=tmp_path)
     for phase in ("waveform_augment", "features", "backward", "validation pass", "kws-train epoch"):
         assert f"  {phase} " in done.stdout
+
+
+def test_bench_embedding_cache_costs_a_cache_of_one_copy_per_epoch_as_much_as_on_the_fly(tmp_path):
+    """The cache's run time is C front-end passes plus head-only epochs: with as many copies as epochs it
+    saves nothing, with fewer it saves the front-end passes it skips."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "scripts" / "bench_embedding_cache.py"),
+            *("--clips", "32", "--batch-size", "8", "--repeats", "1", "--epochs", "3", "--copies", "1", "3"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["batches"] == 4 and figures["frontend_ms"] > figures["head_ms"] > 0
+    assert abs(figures["cached_s"]["3"] - figures["on_the_fly_s"]) < 1e-9 * figures["on_the_fly_s"]
+    assert figures["cached_s"]["1"] < figures["on_the_fly_s"]

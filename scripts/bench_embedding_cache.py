@@ -1,0 +1,75 @@
+"""model=embedding, end to end: augmented clips through the frozen front-end every epoch (what kws-train
+does), or the front-end once per augmented copy and the head trained on those cached features (what
+openWakeWord does)? Both sides measured here, side by side, on the same batches of random clips:
+
+    python scripts/bench_embedding_cache.py [--epochs 10] [--copies 1 2 5 10] [--clips 2816]
+
+Per batch: the waveform augmentation and the front-end (no gradients, fp32, as in training), then the
+head's forward and backward. On the fly, an epoch costs both; with a cache of C copies, the run costs C
+front-end passes over the set and then `epochs` head-only passes. The last line is one JSON object.
+"""
+
+import argparse
+import json
+import time
+
+import torch
+
+from kws.models.embedding_head import EmbeddingHead
+from kws.models.speech_embedding import SpeechEmbedding
+from kws.training.speed import use_channels_last
+
+
+def seconds_per_batch(step, repeats: int) -> float:
+    step()  # warm-up: oneDNN picks its kernels on the first call
+    start = time.perf_counter()
+    for _ in range(repeats):
+        step()
+    return (time.perf_counter() - start) / repeats
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--copies", type=int, nargs="+", default=[1, 2, 5, 10])
+    parser.add_argument("--clips", type=int, default=2816, help="training clips (real8: 2,809)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--clip-samples", type=int, default=24000)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+
+    torch.manual_seed(0)
+    frontend = use_channels_last(SpeechEmbedding().eval())  # as kws-train runs it (channels_last: true)
+    head = EmbeddingHead(n_mels=96, num_classes=8, head="conv")
+    optimizer = torch.optim.AdamW(head.parameters())
+    waveform = torch.randn(args.batch_size, args.clip_samples) * 0.1
+    with torch.no_grad():
+        embeddings = frontend(waveform)
+
+    def frontend_step() -> None:
+        shifted = torch.roll(waveform, int(torch.randint(-1600, 1600, ())), dims=1)  # the augmentation's share
+        with torch.no_grad():
+            frontend(shifted + 0.01 * torch.randn_like(shifted))
+
+    def head_step() -> None:
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(head(embeddings), torch.zeros(args.batch_size, dtype=torch.long)).backward()
+        optimizer.step()
+
+    frontend_s = seconds_per_batch(frontend_step, args.repeats)
+    head_s = seconds_per_batch(head_step, args.repeats)
+    batches = -(-args.clips // args.batch_size)
+    on_the_fly = args.epochs * batches * (frontend_s + head_s)
+    print(f"per batch of {args.batch_size}: front-end + augmentation {frontend_s * 1e3:.1f} ms, head {head_s * 1e3:.1f} ms")
+    print(f"on the fly, {args.epochs} epochs of {batches} batches: {on_the_fly:.1f} s")
+    cached = {}
+    for copies in args.copies:
+        cached[copies] = batches * (copies * frontend_s + args.epochs * head_s)
+        print(f"cache of {copies} augmented copies, then {args.epochs} head epochs: {cached[copies]:.1f} s "
+              f"({on_the_fly / cached[copies]:.2f}x faster; {copies} augmentations per clip instead of {args.epochs})")  # fmt: skip
+    print(json.dumps({"frontend_ms": frontend_s * 1e3, "head_ms": head_s * 1e3, "on_the_fly_s": on_the_fly,
+                      "cached_s": cached, "epochs": args.epochs, "batches": batches}))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
