@@ -47,20 +47,23 @@ def main() -> None:
         embeddings = frontend(waveform)
 
     def frontend_step() -> None:
-        shifted = torch.roll(waveform, int(torch.randint(-1600, 1600, ())), dims=1)  # the augmentation's share
+        # the augmentation's share: a shift and noise
+        shifted = torch.roll(waveform, int(torch.randint(-1600, 1600, ())), dims=1)
         with torch.no_grad():
             frontend(shifted + 0.01 * torch.randn_like(shifted))
 
     def head_step() -> None:
         optimizer.zero_grad()
-        torch.nn.functional.cross_entropy(head(embeddings), torch.zeros(args.batch_size, dtype=torch.long)).backward()
+        labels = torch.zeros(args.batch_size, dtype=torch.long)
+        torch.nn.functional.cross_entropy(head(embeddings), labels).backward()
         optimizer.step()
 
     frontend_s = seconds_per_batch(frontend_step, args.repeats)
     head_s = seconds_per_batch(head_step, args.repeats)
     batches = -(-args.clips // args.batch_size)
     on_the_fly = args.epochs * batches * (frontend_s + head_s)
-    print(f"per batch of {args.batch_size}: front-end + augmentation {frontend_s * 1e3:.1f} ms, head {head_s * 1e3:.1f} ms")
+    print(f"per batch of {args.batch_size}: front-end + augmentation {frontend_s * 1e3:.1f} ms, "
+          f"head {head_s * 1e3:.1f} ms")  # fmt: skip
     print(f"on the fly, {args.epochs} epochs of {batches} batches: {on_the_fly:.1f} s")
     cached = {}
     for copies in args.copies:
