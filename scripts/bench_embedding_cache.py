@@ -69,7 +69,8 @@ def main() -> None:
     for copies in args.copies:
         cached[copies] = batches * (copies * frontend_s + args.epochs * head_s)
         print(f"cache of {copies} augmented copies, then {args.epochs} head epochs: {cached[copies]:.1f} s "
-              f"({on_the_fly / cached[copies]:.2f}x faster; {copies} augmentations per clip instead of {args.epochs})")  # fmt: skip
+              f"({on_the_fly / cached[copies]:.2f}x faster; {copies} augmentations per clip, "
+              f"not {args.epochs})")  # fmt: skip
     print(json.dumps({"frontend_ms": frontend_s * 1e3, "head_ms": head_s * 1e3, "on_the_fly_s": on_the_fly,
                       "cached_s": cached, "epochs": args.epochs, "batches": batches}))  # fmt: skip
 
