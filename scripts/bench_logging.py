@@ -1,6 +1,6 @@
 """What kws's TensorBoard diagnostics cost per training epoch, measured side by side in one run.
 
-    python scripts/bench_logging.py                        # default CNN on data/offline_kws
+    python scripts/bench_logging.py                        # the CNN (model=cnn) on data/offline_kws
     python scripts/bench_logging.py --root … --epochs 3 --rounds 2
 
 Variants, each training the same model from the same initial weights for --epochs epochs, in
@@ -68,7 +68,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        cfg = compose("train", overrides=[f"data.root={args.root}", "paths.output_dir=unused"])
+        cfg = compose("train", overrides=["model=cnn", f"data.root={args.root}", "paths.output_dir=unused"])
     datamodule = build_datamodule(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
