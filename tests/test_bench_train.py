@@ -12,20 +12,17 @@ KEYS = {"baseline_epoch_s", "kws_epoch_s", "speedup", "baseline_acc", "kws_acc"}
 KEYS |= {"baseline_s_to_90", "kws_s_to_90", "cache_s", "epochs", "train_clips"}
 
 
+def _script(name: str, *args: str, cwd) -> subprocess.CompletedProcess:
+    command = [sys.executable, str(REPO / "scripts" / name), *args]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
 def test_bench_train_reports_both_loops_for_each_model(tiny_synth_root, tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "scripts" / "bench_train.py"),
-            *("--root", str(tiny_synth_root), "--models", "m5", "cnn"),
-            *("--epochs", "1", "--batch-size", "16", "--threads", "1"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    args = ["--root", str(tiny_synth_root), "--models", "m5", "cnn"]
+    args += ["--epochs", "1", "--batch-size", "16", "--threads", "1"]
+    result = _script("bench_train.py", *args, cwd=tmp_path)
     results = json.loads(result.stdout.strip().splitlines()[-1])
     assert set(results) == {"m5", "cnn"}
     for figures in results.values():
@@ -33,13 +30,6 @@ def test_bench_train_reports_both_loops_for_each_model(tiny_synth_root, tmp_path
         assert figures["baseline_epoch_s"] > 0 and figures["kws_epoch_s"] > 0
         assert 0 <= figures["baseline_acc"] <= 1 and 0 <= figures["kws_acc"] <= 1
         assert figures["epochs"] == 1 and figures["train_clips"] > 0
-
-
-def _script(name: str, *args: str, cwd) -> subprocess.CompletedProcess:
-    command = [sys.executable, str(REPO / "scripts" / name), *args]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done
 
 
 def test_bench_epoch_runs_both_settings_and_reports_the_ratio(tiny_synth_root, tmp_path):
@@ -61,18 +51,8 @@ def test_profile_epoch_times_every_phase(tiny_synth_root, tmp_path):
 def test_bench_embedding_cache_costs_a_cache_of_one_copy_per_epoch_as_much_as_on_the_fly(tmp_path):
     """The cache's run time is C front-end passes plus head-only epochs: with as many copies as epochs it
     saves nothing, with fewer it saves the front-end passes it skips."""
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "scripts" / "bench_embedding_cache.py"),
-            *("--clips", "32", "--batch-size", "8", "--repeats", "1", "--epochs", "3", "--copies", "1", "3"),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    args = ["--clips", "32", "--batch-size", "8", "--repeats", "1", "--epochs", "3", "--copies", "1", "3"]
+    result = _script("bench_embedding_cache.py", *args, cwd=tmp_path)
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert figures["batches"] == 4 and figures["frontend_ms"] > figures["head_ms"] > 0
     assert abs(figures["cached_s"]["3"] - figures["on_the_fly_s"]) < 1e-9 * figures["on_the_fly_s"]
