@@ -4,19 +4,25 @@ openWakeWord does)? Both sides measured here, side by side, on the same batches 
 
     python scripts/bench_embedding_cache.py [--epochs 10] [--copies 1 2 5 10] [--clips 2816]
 
-Per batch: the waveform augmentation and the front-end (no gradients, fp32, as in training), then the
-head's forward and backward. On the fly, an epoch costs both; with a cache of C copies, the run costs C
-front-end passes over the set and then `epochs` head-only passes. The last line is one JSON object.
+Per batch: kws's waveform augmentation (configs/augment/default.yaml, over a random-noise bank) and the
+front-end (no gradients, fp32, channels-last, as in training), then the head's forward and backward. On
+the fly, an epoch costs both; with a cache of C copies, the run costs C front-end passes over the set
+and then `epochs` head-only passes. The last line is one JSON object.
 """
 
 import argparse
 import json
+import math
 import time
 
 import torch
+from omegaconf import OmegaConf
 
+from kws.config_dir import CONFIG_DIR
 from kws.models.embedding_head import EmbeddingHead
 from kws.models.speech_embedding import SpeechEmbedding
+from kws.models.speech_embedding.network import CHANNELS
+from kws.training.augmentation import WaveformAugment
 from kws.training.speed import use_channels_last
 
 
@@ -40,17 +46,17 @@ def main() -> None:
 
     torch.manual_seed(0)
     frontend = use_channels_last(SpeechEmbedding().eval())  # as kws-train runs it (channels_last: true)
-    head = EmbeddingHead(n_mels=96, num_classes=8, head="conv")
+    augment = WaveformAugment(**OmegaConf.load(CONFIG_DIR / "augment" / "default.yaml").waveform).train()
+    augment.set_noise(torch.randn(3 * 16000) * 0.1)
+    head = EmbeddingHead(n_mels=CHANNELS, num_classes=8, head="conv")
     optimizer = torch.optim.AdamW(head.parameters())
     waveform = torch.randn(args.batch_size, args.clip_samples) * 0.1
     with torch.no_grad():
         embeddings = frontend(waveform)
 
     def frontend_step() -> None:
-        # the augmentation's share: a shift and noise
-        shifted = torch.roll(waveform, int(torch.randint(-1600, 1600, ())), dims=1)
         with torch.no_grad():
-            frontend(shifted + 0.01 * torch.randn_like(shifted))
+            frontend(augment(waveform))
 
     def head_step() -> None:
         optimizer.zero_grad()
@@ -60,7 +66,7 @@ def main() -> None:
 
     frontend_s = seconds_per_batch(frontend_step, args.repeats)
     head_s = seconds_per_batch(head_step, args.repeats)
-    batches = -(-args.clips // args.batch_size)
+    batches = math.ceil(args.clips / args.batch_size)
     on_the_fly = args.epochs * batches * (frontend_s + head_s)
     print(f"per batch of {args.batch_size}: front-end + augmentation {frontend_s * 1e3:.1f} ms, "
           f"head {head_s * 1e3:.1f} ms")  # fmt: skip
