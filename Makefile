@@ -45,12 +45,12 @@ lock:
 	cmp -s $(VENV)-lock/requirements.lock requirements.lock || cp $(VENV)-lock/requirements.lock requirements.lock
 
 data: install
-	$(BIN)/kws-synth root=$(DATA_ROOT)
+	$(BIN)/kws-synth data.root=$(DATA_ROOT)
 
 train: data
 	$(BIN)/kws-train experiment=$(EXPERIMENT) data.root=$(DATA_ROOT) hydra.run.dir=$(RUN_DIR) $(TRAIN_ARGS)
 	$(BIN)/kws-eval ckpt_path=$(RUN_DIR)/checkpoints/best.ckpt hydra.run.dir=$(RUN_DIR)/eval
-	$(BIN)/kws-export ckpt_path=$(RUN_DIR)/checkpoints/best.ckpt out_dir=$(RUN_DIR)/export quantize=static
+	$(BIN)/kws-export ckpt_path=$(RUN_DIR)/checkpoints/best.ckpt hydra.run.dir=$(RUN_DIR)/export quantize=static
 	$(BIN)/kws-report $(RUN_DIR)
 	@echo
 	@echo "run directory:  $(RUN_DIR)  (config.yaml, checkpoints/, metrics.json, eval/, report.png)"

@@ -3,11 +3,12 @@
     python scripts/bench_epoch.py                                  # CNN and BC-ResNet-8, today vs before
     python scripts/bench_epoch.py --models cnn --epochs 15 --before trainer.precision=32-true --after ''
 
-Both runs are kws.train.train() of the real config on the same data and seed; `--before` and `--after` are
-kws-train overrides (space-separated) that make the two sides. The default `--before` puts back what the
-CPU epoch was before issue 16's speed-ups (scripts/../README.md, "A faster CPU epoch"); the default
-`--after` is today's defaults. The two runs take turns in one process, one epoch each (two threads, never
-both running: each hands over at its epoch's end), so whatever else the machine does slows both alike.
+Both runs are kws.commands.train.train() of the real config on the same data and seed; `--before` and
+`--after` are kws-train overrides (space-separated) that make the two sides. The default `--before` puts
+back what the CPU epoch was before issue 16's speed-ups (scripts/../README.md, "A faster CPU epoch");
+the default `--after` is today's defaults. The two runs take turns in one process, one epoch each (two
+threads, never both running: each hands over at its epoch's end), so whatever else the machine does slows
+both alike.
 Per model it prints each side's seconds per epoch (training + validation pass, median), the ratio and the
 validation/test accuracy after the last epoch; the last line is one JSON object.
 """
@@ -24,7 +25,7 @@ from pathlib import Path
 from bench_train import REAL8, EpochClock, kws_config  # scripts/, beside this file
 from tutorial_loop import Run
 
-from kws.train import build_datamodule, train
+from kws.commands.train import build_datamodule, train
 
 BEFORE_ISSUE_16 = "trainer.precision=32-true channels_last=false"
 

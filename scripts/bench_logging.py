@@ -23,9 +23,9 @@ import torch
 from hydra import compose, initialize_config_dir
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from kws.cli import CONFIG_DIR
+from kws.commands.train import build_datamodule, build_module
+from kws.config_dir import CONFIG_DIR
 from kws.data.datamodule import KWSDataModule
-from kws.train import build_datamodule, build_module
 from kws.training.callbacks import EpochSummary
 from kws.training.diagnostics import CurveDiagnostics, GradientMonitor
 from kws.training.module import KWSModule

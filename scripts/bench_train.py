@@ -13,7 +13,7 @@ baseline  the tutorial's loop as written: SPEECHCOMMANDS(subset=…) decoding on
           built for 16 kHz), Adam lr 0.01 weight decay 1e-4, StepLR(20, 0.1), nll_loss on log_softmax,
           num_workers 1 and pin_memory on CUDA (0, off on CPU), and its test() pass after every epoch, here
           on the validation split. Its labels come from the file listing, not from decoding every clip.
-kws       kws.train.train(cfg) on the real Hydra config (model=…, data.root=…, data.batch_size=…,
+kws       kws.commands.train.train(cfg) on the real Hydra config (model=…, data.root=…, data.batch_size=…,
           trainer.max_epochs=…, seed=…): cache, on-device features and augmentation, AdamW with cosine
           decay, checkpoints, TensorBoard logging and validation each epoch. Progress bars are off on both
           sides; kws's test of the best checkpoint afterwards is off (it is after the clock anyway).
@@ -46,8 +46,8 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 from tutorial_loop import Run, TutorialLoop  # scripts/, beside this file
 
-from kws.cli import CONFIG_DIR
-from kws.train import build_datamodule, train
+from kws.commands.train import build_datamodule, train
+from kws.config_dir import CONFIG_DIR
 
 REPO = Path(__file__).resolve().parents[1]
 REAL8 = REPO.parent / "shared" / "data" / "speech_commands_real8"

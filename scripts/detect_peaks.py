@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from kws.data.tasks import NON_KEYWORDS
-from kws.ship import streams
-from kws.ship.detect import DEFAULTS, moving_average, window_posteriors
-from kws.ship.detect_eval import as_recorded, material_files
+from kws.ship import benchmark_streams as streams
+from kws.ship.detection_benchmark import as_recorded, material_files
+from kws.ship.detector import DEFAULTS, moving_average, window_posteriors
 from kws.ship.runtime import Spotter, load_spotter
 
 LEVELS = (0.5, 0.9, 0.99)

@@ -7,7 +7,7 @@
 Builds (or reuses, under --work) a kws-synth set of the 35 default words, hard-linked under new speaker ids
 to ~105k clips (scripts/replicate_set.py), fills kws's cache once, then trains model {cnn, bcresnet} ×
 trainer.precision {32-true, bf16-mixed} × compile {false, true} (the dry run compiles with aot_eager)
-through kws.train.train on the real Hydra config, with data.on_device=true, for --epochs epochs each.
+through kws.commands.train.train on the real Hydra config, with data.on_device=true, for --epochs epochs each.
 
 Per run: the first epoch's seconds (it holds torch.compile's compiling and cuDNN's warm-up) and the median
 of the later ones, each a training pass plus its validation pass (train_s: the training pass alone),
@@ -38,9 +38,9 @@ from replicate_set import replicate
 from tutorial_loop import Run
 
 from kws import atomic
+from kws.commands.train import build_datamodule, train
 from kws.data.speech_commands import dataset_dir
 from kws.synth.dataset import build_dataset, default_config
-from kws.train import build_datamodule, train
 
 MODELS = ("cnn", "bcresnet")
 PRECISIONS = ("32-true", "bf16-mixed")

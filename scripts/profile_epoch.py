@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from bench_train import REAL8, EpochClock, kws_config  # scripts/, beside this file
 from tutorial_loop import Run
 
-from kws.train import build_datamodule, build_module, train
+from kws.commands.train import build_datamodule, build_module, train
 from kws.training.speed import resolve_precision, use_channels_last
 
 PHASES = ("batch", "waveform_augment", "features", "spec_augment", "classifier", "loss", "backward", "step")

@@ -5,7 +5,7 @@
     python scripts/word_accuracy.py <ckpt or export> <root> --split validation --out <run>/real_val.json
 
 The clips are those of --split's list (every clip: --split all) whose word folder is one of the model's
-labels, each prepared exactly as kws-predict prepares a file (kws.ship.predict.predict_files). The last
+labels, each prepared exactly as kws-predict prepares a file (kws.ship.prediction.predict_files). The last
 line is one JSON object with the figures (also written to --out).
 """
 
@@ -14,7 +14,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from kws.ship.predict import predict_files
+from kws.ship.prediction import predict_files
 from kws.ship.runtime import load_spotter
 from kws.synth.dataset import DATASET_DIR
 

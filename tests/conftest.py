@@ -12,7 +12,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, open_dict
 
-from kws.cli import CONFIG_DIR
+from kws.config_dir import CONFIG_DIR
 from kws.data.datamodule import KWSDataModule
 from kws.synth.dataset import build_dataset, default_config
 

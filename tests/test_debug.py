@@ -8,16 +8,15 @@ import sys
 import lightning as L
 import pytest
 
-import kws.train
-from kws.train import train
+from kws.commands.train import train
 from tests.conftest import compose_config
 
 FAST = ["trainer.accelerator=cpu", "trainer.enable_progress_bar=false", "data.batch_size=8"]
 
 
-def _train(tiny_synth_root, run_dir, *overrides):
+def _train(tiny_synth_root, run_dir, *overrides, callbacks=()):
     data = [f"data.root={tiny_synth_root}", f"data.cache_dir={tiny_synth_root.parent / 'cache'}"]
-    return train(compose_config("train", run_dir, [*data, *FAST, *overrides]))
+    return train(compose_config("train", run_dir, [*data, *FAST, *overrides]), callbacks)
 
 
 @pytest.mark.parametrize(
@@ -27,7 +26,7 @@ def test_fast_dev_run_finishes_and_claims_no_checkpoint_or_test_metrics(
     tiny_synth_root, tmp_path, override, run_folder
 ):
     result = subprocess.run(
-        [sys.executable, "-m", "kws.train", override, f"data.root={tiny_synth_root}", *FAST],
+        [sys.executable, "-m", "kws.commands.train", override, f"data.root={tiny_synth_root}", *FAST],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -70,11 +69,11 @@ class RecordTraining(L.Callback):
         self.losses.append(float(trainer.callback_metrics["train/loss"]))
 
 
-def test_overfit_repeats_the_same_batches_and_the_loss_falls(tiny_synth_root, tmp_path, monkeypatch):
+def test_overfit_repeats_the_same_batches_and_the_loss_falls(tiny_synth_root, tmp_path):
     record = RecordTraining()
-    callbacks = kws.train._callbacks
-    monkeypatch.setattr(kws.train, "_callbacks", lambda cfg: [*callbacks(cfg), record])
-    metrics, objects = _train(tiny_synth_root, tmp_path, "debug=overfit", "trainer.max_epochs=8")
+    metrics, objects = _train(
+        tiny_synth_root, tmp_path, "debug=overfit", "trainer.max_epochs=8", callbacks=[record]
+    )
     assert objects["trainer"].num_training_batches == 3
     assert len(record.batches) == 8
     assert all(batches == record.batches[0] for batches in record.batches.values())

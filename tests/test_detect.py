@@ -8,16 +8,16 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from kws.commands.detect import main
+from kws.commands.detect_eval import main as detect_eval_main
+from kws.commands.export import export_and_calibrate
+from kws.commands.train import train
 from kws.data.preparation import Decoding, Preparation
 from kws.errors import KWSError
-from kws.export import export_and_calibrate
-from kws.ship import streams
-from kws.ship.detect import DEFAULTS, detect, main, pick_detections, settings_for
-from kws.ship.detect_eval import main as detect_eval_main
-from kws.ship.export import export
+from kws.ship import benchmark_streams as streams
+from kws.ship.detector import DEFAULTS, detect, pick_detections, settings_for
+from kws.ship.exporter import export
 from kws.ship.runtime import Spotter, load_spotter
-from kws.synth.negatives import spoken_words
-from kws.train import train
 from tests.conftest import REPO, compose_config
 from tests.test_pipeline import FAST
 
@@ -43,7 +43,7 @@ def exported_model(tiny_synth_root, tmp_path_factory):
     train(compose_config("train", run_dir, overrides))
     best = run_dir / "checkpoints" / "best.ckpt"
     out_dir = run_dir / "export"
-    export(compose_config("export", run_dir, [f"ckpt_path={best}", f"out_dir={out_dir}"]))
+    export(compose_config("export", out_dir, [f"ckpt_path={best}"]))
     return out_dir
 
 
@@ -91,10 +91,10 @@ def test_detect_eval_reports_frr_at_false_accepts_per_hour_and_calibrates(
     before = json.loads((exported_model / "model.json").read_text())
     out = tmp_path / "det"
     args = [str(exported_model), str(tiny_synth_root), "--split", "validation", "--hours", "0.02"]
-    detect_eval_main([*args, "--out", str(out)], speak_negatives=spoken_words)  # not calibrated yet
+    detect_eval_main([*args, "--out", str(out)])  # not calibrated yet
     uncalibrated = json.loads(capsys.readouterr().out.splitlines()[-1])["at_model_setting"]
     assert (uncalibrated["smooth"], uncalibrated["threshold"]) == (DEFAULTS["smooth"], DEFAULTS["threshold"])
-    detect_eval_main([*args, "--out", str(out), "--calibrate", "1000"], speak_negatives=spoken_words)
+    detect_eval_main([*args, "--out", str(out), "--calibrate", "1000"])
     printed = capsys.readouterr().out.splitlines()
     summary = json.loads(printed[-1])
     planted = [w for w, _ in streams.split_clips(tiny_synth_root, "validation") if w in WORDS]
@@ -111,7 +111,7 @@ def test_detect_eval_reports_frr_at_false_accepts_per_hour_and_calibrates(
     assert (settings["threshold"], settings["smooth"]) == (wanted["threshold"], wanted["smooth"])
     assert settings_for(spotter, {"threshold": 0.9})["threshold"] == 0.9  # what the user types wins
     assert spotter.stream_at(round(settings["hop_s"] * 16000)) is not None  # the streams ran streaming
-    detect_eval_main([*args, "--out", str(out)], speak_negatives=spoken_words)  # same streams, no calibration
+    detect_eval_main([*args, "--out", str(out)])  # same streams, no calibration
     at_setting = json.loads(capsys.readouterr().out.splitlines()[-1])["at_model_setting"]
     assert at_setting["threshold"] == wanted["threshold"] and at_setting["smooth"] == wanted["smooth"]
     assert (at_setting["frr"], at_setting["fa_per_hour"]) == (
@@ -120,7 +120,7 @@ def test_detect_eval_reports_frr_at_false_accepts_per_hour_and_calibrates(
     )
     calibrated = (exported_model / "model.json").read_bytes()
     with pytest.raises(SystemExit) as exit_info:  # a budget nothing meets: one line, model.json untouched
-        detect_eval_main([*args, "--out", str(out), "--calibrate", "-1"], speak_negatives=None)
+        detect_eval_main([*args, "--out", str(out), "--calibrate", "-1"])
     captured = capsys.readouterr()
     assert exit_info.value.code == 2 and "no setting keeps false accepts within" in captured.err
     assert json.loads(captured.out.splitlines()[-1])["positives"] == len(planted)
@@ -131,8 +131,8 @@ def test_detect_eval_reports_frr_at_false_accepts_per_hour_and_calibrates(
 def test_export_with_a_false_accept_budget_calibrates_the_detector_on_validation(exported_model, tmp_path):
     checkpoint = exported_model.parent / "checkpoints" / "best.ckpt"
     budget = ["detection.target_fa_per_hour=1000", "detection.hours=0.02", "detection.synthetic_words=0"]
-    overrides = [f"ckpt_path={checkpoint}", f"out_dir={tmp_path / 'export'}", *budget]
-    files = export_and_calibrate(compose_config("export", tmp_path, overrides))
+    overrides = [f"ckpt_path={checkpoint}", *budget]
+    files = export_and_calibrate(compose_config("export", tmp_path / "export", overrides))
     chosen = json.loads(files["sidecar"].read_text())["detection"]
     assert chosen["target_fa_per_hour"] == 1000 and chosen["measured"]["split"] == "validation"
     assert chosen["measured"]["fa_per_hour"] <= 1000 and 0.02 <= chosen["measured"]["hours_negative"] < 0.03
@@ -150,9 +150,9 @@ def test_export_with_a_false_accept_budget_calibrates_the_detector_on_validation
         "detection.synthetic_words=some": "detection.synthetic_words: 'some' is not a number of eSpeak words",
     }
     for fault, message in faults.items():  # found before anything is exported
-        bad = [f"ckpt_path={checkpoint}", f"out_dir={tmp_path / 'bad'}", *budget, fault]
+        bad = [f"ckpt_path={checkpoint}", *budget, fault]
         with pytest.raises(KWSError, match=message):
-            export_and_calibrate(compose_config("export", tmp_path, bad))
+            export_and_calibrate(compose_config("export", tmp_path / "bad", bad))
         assert not (tmp_path / "bad").exists()
 
 
@@ -168,7 +168,7 @@ def test_unreadable_audio_is_one_error_line_with_exit_code_2(exported_model, tmp
     not_audio = tmp_path / "notes.wav"
     not_audio.write_text("this is not a recording\n")
     result = subprocess.run(
-        [sys.executable, "-m", "kws.ship.detect", str(exported_model), str(not_audio)],
+        [sys.executable, "-m", "kws.commands.detect", str(exported_model), str(not_audio)],
         capture_output=True,
         text=True,
         timeout=120,

@@ -4,8 +4,8 @@ planted false trigger in the negatives is counted per hour, and a budget picks t
 import numpy as np
 
 from kws.data.preparation import Decoding, Preparation
-from kws.ship import streams
-from kws.ship.detect_eval import best_within, operating_point, score_streams
+from kws.ship import benchmark_streams as streams
+from kws.ship.detection_benchmark import best_within, operating_point, score_streams
 from kws.ship.runtime import Spotter
 
 RATE = 1000  # a toy sample rate: 0.2 s windows of 200 samples

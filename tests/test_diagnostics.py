@@ -10,12 +10,12 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from kws.cli import _run_suffix
-from kws.evaluate import evaluate
+from kws.commands.evaluate import evaluate
+from kws.commands.hydra_command import _run_suffix
+from kws.commands.report import main as report_main
+from kws.commands.train import train
 from kws.evaluation.metrics import confusion_matrix, expected_calibration_error, per_class_scores
-from kws.evaluation.run_report import main as report_main
 from kws.synth.dataset import build_dataset, default_config
-from kws.train import train
 from kws.training.diagnostics import diagnose, write_text
 from tests.conftest import compose_config
 from tests.test_pipeline import FAST
@@ -76,7 +76,7 @@ def logged_run(tiny_synth_root, tmp_path_factory):
     overrides = [
         f"data.root={tiny_synth_root}",
         "trainer.max_epochs=2",
-        "callbacks.gradients_every_n_steps=2",
+        "callbacks.gradient_monitor.every_n_steps=2",
     ]
     metrics, _ = train(compose_config("train", run_dir, [*overrides, *FAST, "trainer.log_every_n_steps=1"]))
     return run_dir, metrics

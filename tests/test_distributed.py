@@ -10,9 +10,9 @@ import pytest
 import torch
 from torch.utils.data import RandomSampler, SequentialSampler
 
+from kws.commands.evaluate import evaluate
 from kws.data.batches import EpochSeededBatches
 from kws.data.datamodule import KWSDataModule
-from kws.evaluate import evaluate
 from kws.training.checkpoint import load_checkpoint
 from tests.conftest import compose_config
 from tests.test_pipeline import FAST
@@ -45,7 +45,7 @@ def test_evaluation_shards_score_every_clip_exactly_once():
 @pytest.mark.slow
 def test_two_cpu_processes_train_into_one_run_with_synced_metrics(tiny_synth_root, tmp_path):
     run_dir = tmp_path / "ddp_run"
-    command = [sys.executable, "-m", "kws.train", f"hydra.run.dir={run_dir}", *FAST]
+    command = [sys.executable, "-m", "kws.commands.train", f"hydra.run.dir={run_dir}", *FAST]
     command += ["trainer=ddp", "trainer.devices=2", f"data.root={tiny_synth_root}", "trainer.max_epochs=3"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]

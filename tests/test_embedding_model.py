@@ -10,11 +10,11 @@ from pathlib import Path
 import onnx
 import pytest
 
-from kws.evaluate import evaluate
-from kws.ship.detect import main as detect_main
-from kws.ship.export import export
-from kws.ship.predict import main as predict_main
-from kws.train import train
+from kws.commands.detect import main as detect_main
+from kws.commands.evaluate import evaluate
+from kws.commands.predict import main as predict_main
+from kws.commands.train import train
+from kws.ship.exporter import export
 from tests.conftest import compose_config
 
 FAST = ["trainer.accelerator=cpu", "trainer.enable_progress_bar=false", "data.batch_size=16"]
@@ -32,7 +32,7 @@ def test_train_eval_export_predict_and_detect(tiny_synth_root, tmp_path, capsys)
     evaluated = evaluate(compose_config("eval", tmp_path / "eval", [f"ckpt_path={ckpt}"]))
     assert evaluated["test/acc"] == pytest.approx(metrics["test/acc"], abs=1e-6)
     out = tmp_path / "export"
-    export(compose_config("export", tmp_path, [f"ckpt_path={ckpt}", f"out_dir={out}", "quantize=dynamic"]))
+    export(compose_config("export", out, [f"ckpt_path={ckpt}", "quantize=dynamic"]))
     sidecar = json.loads((out / "model.json").read_text())
     assert "speech_embedding" in sidecar["third_party_weights"][0]["weights"]
     assert "Apache-2.0" in sidecar["third_party_weights"][0]["packaged_by"]

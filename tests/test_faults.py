@@ -16,14 +16,13 @@ import numpy as np
 import pytest
 import torch
 
-import kws.train as kws_train
 from kws import atomic
+from kws.commands.evaluate import evaluate
+from kws.commands.train import train
 from kws.data import cache
 from kws.errors import KWSError
-from kws.evaluate import evaluate
-from kws.ship.export import export
+from kws.ship.exporter import export
 from kws.ship.runtime import load_spotter
-from kws.train import train
 from kws.training.checkpoint import load_checkpoint
 from tests.conftest import compose_config, prepared_module
 from tests.test_pipeline import FAST
@@ -178,17 +177,14 @@ def test_resume_after_a_crash_equals_the_uninterrupted_run_on_real_clips(real8_r
     settings += ["augment.waveform.speed_min=0.9", "augment.waveform.speed_max=1.1", *FAST]
     train(compose_config("train", tmp_path / "whole", settings))
 
-    callbacks = kws_train._callbacks
-    monkeypatch.setattr(kws_train, "_callbacks", lambda cfg: [*callbacks(cfg), _Crash(epoch=1, batch=2)])
     with pytest.raises(RuntimeError, match="crash"):
-        train(compose_config("train", tmp_path / "crashed", settings))
-    monkeypatch.undo()
+        train(compose_config("train", tmp_path / "crashed", settings), callbacks=[_Crash(epoch=1, batch=2)])
     train(compose_config("train", tmp_path / "crashed", [*settings, "ckpt_path=last"]))
     assert _metrics(tmp_path / "crashed") == _metrics(tmp_path / "whole")
 
 
 def _kws_train(run_dir, *overrides: str) -> subprocess.Popen:
-    command = [sys.executable, "-m", "kws.train", f"hydra.run.dir={run_dir}", *overrides]
+    command = [sys.executable, "-m", "kws.commands.train", f"hydra.run.dir={run_dir}", *overrides]
     return subprocess.Popen(
         command,
         stdout=subprocess.DEVNULL,

@@ -69,7 +69,7 @@ def test_installed_scripts_compose_their_config_from_another_directory(installed
     )
     assert result.returncode == 0, result.stderr
     assert "root:" in result.stdout or "ckpt_path:" in result.stdout
-    probe = "import kws.cli; print(kws.cli.CONFIG_DIR)"
+    probe = "import kws.config_dir; print(kws.config_dir.CONFIG_DIR)"
     where = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=env
     )

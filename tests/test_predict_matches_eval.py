@@ -8,15 +8,15 @@ import soundfile as sf
 import torch
 from scipy.signal import resample_poly
 
+from kws.commands.predict import main as predict_main
+from kws.commands.train import train
 from kws.data import cache
 from kws.data.audio import INT16_SCALE
 from kws.data.preparation import Decoding
 from kws.errors import DataError
-from kws.ship.export import export
-from kws.ship.predict import main as predict_main
-from kws.ship.predict import predict_files
+from kws.ship.exporter import export
+from kws.ship.prediction import predict_files
 from kws.ship.runtime import load_spotter, prepare
-from kws.train import train
 from kws.training.checkpoint import load_checkpoint
 from tests.conftest import compose_config
 from tests.test_pipeline import FAST
@@ -29,7 +29,7 @@ def trained(tiny_synth_root, tmp_path_factory):
     overrides = [f"data.root={tiny_synth_root}", "trainer.max_epochs=2", "augment=none", *FAST]
     metrics, objects = train(compose_config("train", run_dir, overrides))
     checkpoint = metrics["best_checkpoint"]
-    export(compose_config("export", run_dir, [f"ckpt_path={checkpoint}", f"out_dir={run_dir / 'export'}"]))
+    export(compose_config("export", run_dir / "export", [f"ckpt_path={checkpoint}"]))
     datamodule = objects["datamodule"]
     datamodule.setup("test")
     split = datamodule.split("testing")

@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
+from kws.commands.train import train
 from kws.synth.dataset import build_dataset, default_config
-from kws.train import train
 from tests.conftest import compose_config, copy_clips
 
 

@@ -12,8 +12,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from kws.commands.train import train
 from kws.errors import KWSError
-from kws.train import train
 from kws.training.resilience import InterruptBetweenBatches
 from tests.conftest import compose_config
 from tests.test_pipeline import FAST
@@ -27,7 +27,7 @@ def _metrics(run_dir) -> dict:
 
 
 def _kws_train(run_dir, *overrides: str) -> subprocess.Popen:
-    command = [sys.executable, "-m", "kws.train", f"hydra.run.dir={run_dir}", *FAST, *overrides]
+    command = [sys.executable, "-m", "kws.commands.train", f"hydra.run.dir={run_dir}", *FAST, *overrides]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 

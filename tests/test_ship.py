@@ -15,12 +15,12 @@ import torch
 from onnx import TensorProto, numpy_helper
 from scipy.signal import resample_poly
 
+from kws.commands.predict import main as predict_main
+from kws.commands.train import train
 from kws.errors import KWSError
-from kws.ship.export import export
-from kws.ship.predict import main as predict_main
+from kws.ship.exporter import export
 from kws.ship.quantize import accuracy, quantize
 from kws.ship.runtime import load_spotter, prepare
-from kws.train import train
 from tests.conftest import compose_config
 from tests.test_pipeline import FAST
 
@@ -31,7 +31,7 @@ def shipped(tiny_synth_root, tmp_path_factory):
     overrides = [f"data.root={tiny_synth_root}", "trainer.max_epochs=4", "augment=none", *FAST]
     metrics, _ = train(compose_config("train", run_dir, overrides))
     out_dir = run_dir / "export"
-    export_overrides = [f"ckpt_path={metrics['best_checkpoint']}", f"out_dir={out_dir}", "quantize=static"]
+    export_overrides = [f"ckpt_path={metrics['best_checkpoint']}", "quantize=static"]
     export(compose_config("export", out_dir, export_overrides))
     return run_dir, out_dir, metrics
 
@@ -70,7 +70,7 @@ def _perturbed(network: torch.nn.Module, by: float) -> torch.nn.Module:
 
 def _export_into(out_dir, metrics, *overrides):
     ckpt = metrics["best_checkpoint"]
-    export(compose_config("export", out_dir, [f"ckpt_path={ckpt}", f"out_dir={out_dir}", *overrides]))
+    export(compose_config("export", out_dir, [f"ckpt_path={ckpt}", *overrides]))
 
 
 def _contents(folder):
@@ -109,7 +109,7 @@ def test_a_failure_after_the_checks_leaves_no_model_either(shipped, tmp_path, mo
         int8_path.write_bytes(b"half an int8 model")
         raise KWSError("quantize: failed")
 
-    monkeypatch.setattr("kws.ship.export.quantize", fail)
+    monkeypatch.setattr("kws.ship.exporter.quantize", fail)
     with pytest.raises(KWSError, match="quantize: failed"):
         _export_into(tmp_path, metrics, "quantize=dynamic")
     assert list(tmp_path.iterdir()) == []
@@ -119,9 +119,9 @@ def test_export_without_its_data_is_one_error_line_and_writes_nothing(shipped, t
     _, _, metrics = shipped
     command = [
         "-m",
-        "kws.export",
+        "kws.commands.export",
         f"ckpt_path={metrics['best_checkpoint']}",
-        "out_dir=export",
+        "hydra.run.dir=export",
         "data.root=gone",
     ]
     result = subprocess.run(

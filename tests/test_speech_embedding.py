@@ -11,7 +11,7 @@ from kws.errors import KWSError
 from kws.models import build_network
 from kws.models.speech_embedding import weights
 from kws.models.speech_embedding.network import CHUNK_SAMPLES, SpeechEmbedding, embeddings_of, samples_for
-from kws.ship.detect import sliding_windows
+from kws.ship.detector import sliding_windows
 from kws.ship.streaming import onnx_stream, stream_logits
 from kws.ship.streaming_step import eager_stream, export_onnx
 from tests.conftest import compose_config

@@ -7,9 +7,9 @@ import torch
 import torch.nn.functional as F
 from omegaconf import OmegaConf
 
+from kws.commands.train import train
 from kws.data.batches import ResidentBatches
-from kws.ship.export import export
-from kws.train import train
+from kws.ship.exporter import export
 from kws.training import speed
 from kws.training.checkpoint import load_checkpoint, read_checkpoint
 from kws.training.module import KWSModule

@@ -7,7 +7,7 @@ import torch
 
 from kws.errors import KWSError
 from kws.models import build_network
-from kws.ship.detect import sliding_windows, window_rms
+from kws.ship.detector import sliding_windows, window_rms
 from kws.ship.runtime import softmax
 from kws.ship.streaming import onnx_stream, stream_logits
 from kws.ship.streaming_step import StreamingStep, eager_stream, export_onnx

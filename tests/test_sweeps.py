@@ -16,7 +16,7 @@ from tests.test_pipeline import FAST
 @pytest.mark.parametrize("search", ["optuna", "random"])
 def test_two_trial_search_runs_trials_and_reports_the_best(tiny_synth_root, tmp_path, search):
     sweep_dir = tmp_path / "sweep"
-    command = [sys.executable, "-m", "kws.train", "--multirun", f"hparams_search={search}"]
+    command = [sys.executable, "-m", "kws.commands.train", "--multirun", f"hparams_search={search}"]
     command += ["hydra.sweeper.n_trials=2", "model.dropout=interval(0.0, 0.5)"]  # dropout: added to the space
     command += [f"hydra.sweep.dir={sweep_dir}", f"data.root={tiny_synth_root}", "trainer.max_epochs=2", *FAST]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)

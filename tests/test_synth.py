@@ -203,8 +203,8 @@ def test_cli_builds_a_set(tmp_path: Path) -> None:
     command = [
         sys.executable,
         "-m",
-        "kws.synth.cli",
-        f"root={tmp_path / 'data'}",
+        "kws.commands.synth",
+        f"data.root={tmp_path / 'data'}",
         "words=[yes,no]",
         "speakers=6",
     ]

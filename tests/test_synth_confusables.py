@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from kws.cli import CONFIG_DIR
+from kws.config_dir import CONFIG_DIR
 from kws.errors import DataError, KWSError
 from kws.synth import confusables, espeak
 from kws.synth.dataset import build_dataset, default_config

@@ -5,8 +5,8 @@ import pytest
 import soundfile as sf
 import torch
 
+from kws.commands.train import build_datamodule
 from kws.errors import DataError
-from kws.train import build_datamodule
 from tests.conftest import compose_config, tone_clip, write_layout
 from tests.conftest import prepared_module as _prepared
 

@@ -12,10 +12,10 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from torch import nn
 from torch.optim.swa_utils import AveragedModel
 
+from kws.commands.train import train
 from kws.errors import KWSError
 from kws.models import build_network
 from kws.models.initialisation import initialise
-from kws.train import train
 from kws.training.callbacks import ema_with_warmup
 from kws.training.checkpoint import load_checkpoint
 from kws.training.losses import FocalLoss

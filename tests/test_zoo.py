@@ -6,12 +6,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from kws.cli import CONFIG_DIR
+from kws.config_dir import CONFIG_DIR
 from kws.models import build_network
 from kws.models.complexity import count_macs
 from tests.conftest import compose_config
 
-# kws/ship/export.py scripts the network: the deprecation is known there.
+# kws/ship/exporter.py scripts the network: the deprecation is known there.
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 MODELS = sorted(path.stem for path in (CONFIG_DIR / "model").glob("*.yaml"))  # a new config is tested too
 NUM_CLASSES = 4
@@ -124,7 +124,7 @@ def test_onnx_export_matches_eager(tmp_path, model):
     # network is the same at any length (global pooling or the last step; no fixed-size layer).
     batch = batch[:, :4000]
     path = tmp_path / f"{model}.onnx"
-    torch.onnx.export(  # as kws/ship/export.py does
+    torch.onnx.export(  # as kws/ship/exporter.py does
         net,
         (batch[:2],),
         str(path),

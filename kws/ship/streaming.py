@@ -1,6 +1,6 @@
 """Streaming inference: a hop of audio in, the newest window's logits out, each log-mel frame computed once.
 
-The windowed path (kws.ship.detect.sliding_windows) computes every feature frame of a window again at
+The windowed path (kws.ship.detector.sliding_windows) computes every feature frame of a window again at
 every hop. A streaming step (kws.ship.streaming_step, exported as model.stream.onnx and described in
 model.json's "streaming") keeps the window's audio and the mel power of its interior frames between
 calls, computes only the new ones, and gives the windowed model's logits on the same window, to float
@@ -31,7 +31,7 @@ class StreamModel:
 
 
 def stream_logits(audio: np.ndarray, model: StreamModel, clip_samples: int) -> np.ndarray:
-    """Logits [windows, labels] of the windows kws.ship.detect.sliding_windows makes of `audio` (window k
+    """Logits [windows, labels] of the windows kws.ship.detector.sliding_windows makes of `audio` (window k
     centred on sample k * hop_samples, zeros beyond the file), computed by feeding the step hop by hop.
 
     A long recording is cut into up to MAX_LANES pieces fed side by side as one batch; each piece starts

@@ -1,13 +1,15 @@
-"""Callbacks that make a run readable from the console, and weight averaging."""
+"""Callbacks that make a run readable from the console, and the factories of the optional ones the config
+names (configs/callbacks/default.yaml): each returns None when switched off."""
 
 import logging
 import time
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import WeightAveraging
+from lightning.pytorch.callbacks import EarlyStopping, WeightAveraging
 
 from kws.errors import KWSError
+from kws.training.diagnostics import GradientMonitor
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +54,24 @@ def ema_with_warmup(decay: float):
     return update
 
 
-def weight_averaging(kind: str, decay: float = 0.999) -> WeightAveraging:
+def early_stopping(monitor: str | None, patience: int) -> EarlyStopping | None:
+    """Stop once `monitor` (val/loss or val/acc) has not improved for `patience` epochs; None: off."""
+    if not monitor:
+        return None
+    return EarlyStopping(monitor, patience=patience, mode="min" if monitor.endswith("loss") else "max")
+
+
+def gradient_monitor(every_n_steps: int) -> GradientMonitor | None:
+    """Per-layer gradient norms and weight histograms every `every_n_steps` steps; None for 0: off."""
+    return GradientMonitor(every_n_steps) if every_n_steps else None
+
+
+def weight_averaging(kind: str | None, decay: float = 0.999) -> WeightAveraging | None:
     """Lightning's WeightAveraging: validation, test and checkpoints see the averaged weights. `ema` keeps
     an exponential moving average (`decay` per step once warmed up), `swa` the equal-weight mean of every
-    step."""
+    step. None: off."""
+    if kind is None:
+        return None
     if kind == "ema":
         if not 0 < decay < 1:
             raise KWSError(f"callbacks.weight_averaging.decay: {decay} is not in (0, 1)")

@@ -17,7 +17,7 @@ import lightning as L
 from omegaconf import DictConfig
 
 from kws import atomic
-from kws.cli import hydra_app
+from kws.commands.hydra_command import hydra_command
 from kws.data.datamodule import KWSDataModule
 from kws.data.speech_commands import SUBSETS
 from kws.errors import KWSError
@@ -36,7 +36,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         raise KWSError(f"split: {cfg.split!r} is not one of {', '.join(SUBSETS)}")
     module = load_checkpoint(cfg.ckpt_path)
     datamodule = KWSDataModule.from_checkpoint(
-        module.preparation, module.hparams.data, cfg.data.root, cfg.cache_dir, cfg.batch_size
+        module.preparation, module.hparams.data, cfg.data.root, cfg.data.cache_dir, cfg.batch_size
     )
     datamodule.setup_split_as_test(cfg.split)
     trainer = L.Trainer(accelerator=cfg.accelerator, devices=1, logger=False, enable_checkpointing=False)
@@ -61,7 +61,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     return metrics
 
 
-@hydra_app("eval")
+@hydra_command("eval")
 def main(cfg: DictConfig) -> None:
     evaluate(cfg)
 

@@ -1,4 +1,4 @@
-"""kws-export's entry point: kws.ship.export, then, with `detection.target_fa_per_hour`, kws-detect's
+"""kws-export's entry point: kws.ship.exporter, then, with `detection.target_fa_per_hour`, kws-detect's
 threshold and smoothing calibrated on the validation split as `kws-detect-eval --split validation
 --calibrate` does (with kws-synth's eSpeak words among the negatives: the ship folder does not import
 synth; this thin entry joins them)."""
@@ -8,10 +8,10 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from kws.cli import hydra_app
-from kws.detect_eval import main as evaluate_detection
+from kws.commands.detect_eval import main as evaluate_detection
+from kws.commands.hydra_command import hydra_command
 from kws.errors import KWSError
-from kws.ship.export import export
+from kws.ship.exporter import export
 
 
 def export_and_calibrate(cfg: DictConfig) -> dict[str, Path]:
@@ -59,9 +59,16 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-@hydra_app("export")
+@hydra_command("export")
 def main(cfg: DictConfig) -> None:
-    export_and_calibrate(cfg)
+    out_dir = Path(cfg.paths.output_dir)
+    try:
+        export_and_calibrate(cfg)
+    except BaseException:
+        # Hydra makes the output folder before the export starts; a failed export leaves nothing behind
+        if out_dir.is_dir() and not any(out_dir.iterdir()):
+            out_dir.rmdir()
+        raise
 
 
 if __name__ == "__main__":

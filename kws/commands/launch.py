@@ -49,12 +49,12 @@ def _run(module: str) -> None:
     importlib.import_module(module).main()
 
 
-# One per console script in pyproject.toml: the check, then that module's main().
-train = functools.partial(_run, "kws.train")
-evaluate = functools.partial(_run, "kws.evaluate")
-export = functools.partial(_run, "kws.export")
-synth = functools.partial(_run, "kws.synth.cli")
-report = functools.partial(_run, "kws.evaluation.run_report")
-predict = functools.partial(_run, "kws.ship.predict")
-detect = functools.partial(_run, "kws.ship.detect")
-detect_eval = functools.partial(_run, "kws.detect_eval")
+# One per console script in pyproject.toml: the check, then kws.commands.<module>.main().
+train = functools.partial(_run, "kws.commands.train")
+evaluate = functools.partial(_run, "kws.commands.evaluate")
+export = functools.partial(_run, "kws.commands.export")
+synth = functools.partial(_run, "kws.commands.synth")
+report = functools.partial(_run, "kws.commands.report")
+predict = functools.partial(_run, "kws.commands.predict")
+detect = functools.partial(_run, "kws.commands.detect")
+detect_eval = functools.partial(_run, "kws.commands.detect_eval")

@@ -1,12 +1,13 @@
-"""Plumbing shared by the console scripts: where the configs live, one vocabulary for the same things
-across commands, and how user errors are shown (`kws: error: …`, one line, exit 2)."""
+"""Hydra commands (kws-train, kws-eval, kws-export, kws-synth): where the configs live, and how user errors
+are shown (`kws: error: …`, one line, exit 2), including a key spelled the way another tool or an older kws
+spells it."""
 
 import difflib
 import functools
 import os
 import re
-import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import hydra
 from hydra.errors import HydraException
@@ -18,6 +19,19 @@ from kws.errors import KWSError, fail, user_errors_as_one_line
 
 MAX_RUN_NAME = 120
 
+# Every command takes one key for each of these (configs/paths, configs/data): a key typed the old way, or
+# the way another tool spells it, is refused with the one to use.
+KEY_FOR = {
+    "data_root": "data.root",
+    "root": "data.root",
+    "cache_dir": "data.cache_dir",
+    "out_dir": "hydra.run.dir",
+    "output_dir": "hydra.run.dir",
+    "ckpt": "ckpt_path",
+    "checkpoint": "ckpt_path",
+    "callbacks.gradients_every_n_steps": "callbacks.gradient_monitor.every_n_steps",
+}
+
 
 def _run_suffix(overrides: str) -> str:
     """ "_model=rnn,optimizer.lr=0.003" for a run directory name; "" without overrides."""
@@ -27,57 +41,18 @@ def _run_suffix(overrides: str) -> str:
     return "_" + (name if len(name) <= MAX_RUN_NAME else name[: MAX_RUN_NAME - 3] + "...")
 
 
+def _export_dir(ckpt_path: str) -> str:
+    """kws-export's default output folder: export/ in the checkpoint's run directory."""
+    return str(Path(ckpt_path).resolve().parent.parent / "export")
+
+
 OmegaConf.register_new_resolver("kws_run_suffix", _run_suffix, replace=True)
-
-
-# The keys users type for the same thing in different commands, and the one each command has: a key
-# typed for one command works in every other that takes that thing.
-SPELLINGS = {
-    "data root": ("data.root", "data_root", "root"),
-    "output folder": ("hydra.run.dir", "out_dir", "output_dir"),
-    "checkpoint": ("ckpt_path", "ckpt", "checkpoint"),
-    "cache folder": ("data.cache_dir", "cache_dir"),
-}
-KEYS = {
-    "train": {
-        "data root": "data.root",
-        "output folder": "hydra.run.dir",
-        "checkpoint": "ckpt_path",
-        "cache folder": "data.cache_dir",
-    },
-    "eval": {
-        "data root": "data.root",
-        "output folder": "hydra.run.dir",
-        "checkpoint": "ckpt_path",
-        "cache folder": "cache_dir",
-    },
-    "export": {
-        "data root": "data.root",
-        "output folder": "out_dir",
-        "checkpoint": "ckpt_path",
-        "cache folder": "cache_dir",
-    },
-    "synth": {"data root": "root"},
-}
-
-
-def canonical_overrides(config_name: str, args: list[str]) -> list[str]:
-    """`args` with every other command's spelling of a data root, output folder or checkpoint replaced
-    by this command's key (`kws-eval data_root=x` and `kws-eval data.root=x` mean the same)."""
-    keys = KEYS.get(config_name, {})
-    renamed = {
-        typed: keys[thing] for thing, typed_keys in SPELLINGS.items() if thing in keys for typed in typed_keys
-    }
-    out = []
-    for arg in args:
-        key, sep, value = arg.lstrip("+").partition("=")
-        out.append(f"{renamed[key]}={value}" if sep and not arg.startswith("-") and key in renamed else arg)
-    return out
+OmegaConf.register_new_resolver("kws_export_dir", _export_dir, replace=True)
 
 
 def one_line(err: BaseException, config_name: str) -> str:
-    """Hydra's and OmegaConf's multi-line composition errors as one line, with a suggestion for a
-    misspelled key."""
+    """Hydra's and OmegaConf's multi-line composition errors as one line, naming the key to use for a
+    misspelled or renamed one."""
     texts = [str(err)] + ([str(err.__cause__)] if err.__cause__ else [])
     noise = ("full_key:", "object_type=", "reference_type=", "To append to your config")
     lines = [line.strip() for text in texts for line in text.splitlines()]
@@ -85,7 +60,10 @@ def one_line(err: BaseException, config_name: str) -> str:
     message = message.split(" Config search path:")[0]
     overridden = re.search(r"Could not override '([^']+)'", message)
     if overridden:
-        close = difflib.get_close_matches(overridden.group(1), _config_keys(config_name), n=1)
+        key = overridden.group(1)
+        if key in KEY_FOR:
+            return f"{key}= is not a key of kws-{config_name}: use {KEY_FOR[key]}= (one key in every command)"
+        close = difflib.get_close_matches(key, _config_keys(config_name), n=1)
         if close:
             message += f" (did you mean {close[0]}?)"
     return message
@@ -110,10 +88,10 @@ def _config_keys(config_name: str) -> list[str]:
     return keys
 
 
-def hydra_app(config_name: str) -> Callable[[Callable[[DictConfig], object]], Callable[[], None]]:
-    """Turn `task(cfg)` into a Hydra console entry point that takes every command's spelling of the
-    shared keys and reports user errors (KWSError, config faults, impossible trainer settings) as one
-    clear line with exit status 2."""
+def hydra_command(config_name: str) -> Callable[[Callable[[DictConfig], object]], Callable[[], None]]:
+    """Turn `task(cfg)` into a Hydra console entry point that reports user errors (KWSError, config
+    faults, impossible trainer settings, an output folder that cannot be made) as one clear line with exit
+    status 2."""
 
     def decorate(task: Callable[[DictConfig], object]) -> Callable[[], None]:
         @functools.wraps(task)
@@ -131,13 +109,14 @@ def hydra_app(config_name: str) -> Callable[[Callable[[DictConfig], object]], Ca
 
         @functools.wraps(task)
         def entry_point() -> object:
-            sys.argv[1:] = canonical_overrides(config_name, sys.argv[1:])
             # Hydra then raises composition errors instead of printing them over several lines.
             os.environ.setdefault("HYDRA_FULL_ERROR", "1")
             try:
                 return run()
             except (HydraException, OmegaConfBaseException) as err:
                 fail(one_line(err, config_name))
+            except OSError as err:  # Hydra making the run directory
+                fail(f"hydra.run.dir: cannot create {err.filename}: {err.strerror}")
 
         return entry_point
 

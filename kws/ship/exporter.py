@@ -30,7 +30,7 @@ from kws.errors import KWSError
 from kws.models.features import LogMel, stft_as_matmul
 from kws.models.speech_embedding import SpeechEmbedding
 from kws.models.speech_embedding.weights import PROVENANCE
-from kws.ship.detect import DEFAULTS, sliding_windows
+from kws.ship.detector import DEFAULTS, sliding_windows
 from kws.ship.quantize import accuracy, quantize
 from kws.ship.runtime import onnx_runner
 from kws.ship.streaming import onnx_stream, stream_logits
@@ -79,9 +79,9 @@ def export(cfg: DictConfig) -> dict[str, Path]:
     the output folder, or nothing at all if an exported model disagrees with PyTorch."""
     ckpt_path = Path(cfg.ckpt_path)
     module = load_checkpoint(ckpt_path)
-    out_dir = Path(cfg.out_dir) if cfg.out_dir else ckpt_path.resolve().parent.parent / "export"
+    out_dir = Path(cfg.paths.output_dir)
     data = KWSDataModule.from_checkpoint(
-        module.preparation, module.hparams.data, _data_root(module, cfg), cfg.cache_dir
+        module.preparation, module.hparams.data, _data_root(module, cfg), cfg.data.cache_dir
     )
     data.split("testing")  # before any work: the root must hold the checkpoint's words
     try:

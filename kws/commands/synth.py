@@ -2,13 +2,15 @@
 
 from omegaconf import DictConfig, OmegaConf
 
-from kws.cli import hydra_app
+from kws.commands.hydra_command import hydra_command
 from kws.synth.dataset import SynthConfig, build_dataset
 
 
-@hydra_app("synth")
+@hydra_command("synth")
 def main(cfg: DictConfig) -> None:
-    build_dataset(cfg.root, SynthConfig.from_options(OmegaConf.to_container(cfg, resolve=True)), cfg.workers)
+    build_dataset(
+        cfg.data.root, SynthConfig.from_options(OmegaConf.to_container(cfg, resolve=True)), cfg.workers
+    )
 
 
 if __name__ == "__main__":
