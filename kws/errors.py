@@ -1,7 +1,6 @@
 """Errors a user can fix, and the one way every console script shows them: `kws: error: …`, one line,
 exit status 2, no traceback."""
 
-import argparse
 import contextlib
 import sys
 from collections.abc import Iterator
@@ -27,10 +26,3 @@ def user_errors_as_one_line() -> Iterator[None]:
         yield
     except KWSError as err:
         fail(str(err))
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse in kws's error style instead of a usage block followed by the message."""
-
-    def error(self, message: str) -> NoReturn:
-        fail(f"{self.prog}: {message} (see {self.prog} --help)")

@@ -1,4 +1,5 @@
-"""Every console script checks that torchaudio loads with the installed torch before anything else."""
+"""Every console script lives in kws/commands/ and checks that torchaudio loads with the installed torch
+before anything else."""
 
 import importlib
 import importlib.metadata
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from kws import commands
+from kws.commands import launch
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
@@ -19,10 +20,29 @@ SCRIPTS = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scrip
 @pytest.mark.parametrize("script", sorted(SCRIPTS))
 def test_every_console_script_goes_through_the_install_check(script):
     module, function = SCRIPTS[script].split(":")
-    assert module == "kws.commands"
-    launch = getattr(commands, function)
-    assert launch.func is commands._run
-    assert callable(importlib.import_module(*launch.args).main)
+    assert module == "kws.commands.launch"
+    command = getattr(launch, function)
+    assert command.func is launch._run
+    (target,) = command.args
+    assert target.startswith("kws.commands.") and callable(importlib.import_module(target).main)
+
+
+def test_no_two_modules_share_a_name():
+    names: dict[str, list[str]] = {}
+    for path in (REPO / "kws").rglob("*.py"):
+        if path.name != "__init__.py":
+            names.setdefault(path.stem, []).append(str(path.relative_to(REPO)))
+    assert {name: paths for name, paths in names.items() if len(paths) > 1} == {}
+
+
+def test_only_the_commands_package_reads_command_lines():
+    readers = [
+        str(path.relative_to(REPO))
+        for path in (REPO / "kws").rglob("*.py")
+        if "commands" not in path.parts
+        and any(word in path.read_text() for word in ("argparse", "hydra.main"))
+    ]
+    assert readers == []
 
 
 @pytest.mark.parametrize("script", sorted(SCRIPTS))
@@ -35,7 +55,7 @@ def test_a_torchaudio_that_cannot_load_is_one_line_naming_both_versions_and_the_
     )
     function = SCRIPTS[script].split(":")[1]
     result = subprocess.run(
-        [sys.executable, "-c", f"import kws.commands; kws.commands.{function}()", "--help"],
+        [sys.executable, "-c", f"from kws.commands import launch; launch.{function}()", "--help"],
         env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(REPO)])},
         capture_output=True,
         text=True,

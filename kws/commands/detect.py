@@ -33,7 +33,8 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from kws.errors import ArgumentParser, user_errors_as_one_line
+from kws.commands.argument_parser import ArgumentParser
+from kws.errors import user_errors_as_one_line
 from kws.ship.detector import Detection, detect, settings_for
 from kws.ship.runtime import load_spotter, read_audio
 

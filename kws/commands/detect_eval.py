@@ -20,8 +20,9 @@ import argparse
 import json
 from pathlib import Path
 
+from kws.commands.argument_parser import ArgumentParser
 from kws.data.tasks import NON_KEYWORDS
-from kws.errors import ArgumentParser, KWSError, user_errors_as_one_line
+from kws.errors import KWSError, user_errors_as_one_line
 from kws.ship import benchmark_streams as streams
 from kws.ship.det_plot import write_det_curve
 from kws.ship.detection_benchmark import (

@@ -13,7 +13,8 @@ skips such files (and unreadable ones) and names each on stderr.
 import json
 import sys
 
-from kws.errors import ArgumentParser, user_errors_as_one_line
+from kws.commands.argument_parser import ArgumentParser
+from kws.errors import user_errors_as_one_line
 from kws.ship.prediction import predict_files
 from kws.ship.runtime import load_spotter
 

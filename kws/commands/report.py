@@ -7,7 +7,8 @@ best checkpoint and the diagnosis text, read from the run's event files and val_
 from pathlib import Path
 
 from kws import atomic
-from kws.errors import ArgumentParser, user_errors_as_one_line
+from kws.commands.argument_parser import ArgumentParser
+from kws.errors import user_errors_as_one_line
 from kws.evaluation.run_figure import draw, read_run
 
 
