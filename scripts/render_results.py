@@ -4,7 +4,7 @@
     python scripts/render_results.py --check   # exit 1 listing every table that differs from its data
 
 A table is marked in the Markdown by the result file(s) it is made from, optionally with the columns to
-show (in that order); the renderer replaces everything between the two markers:
+show (in that order), each marker at the start of a line; the renderer replaces everything between them:
 
     <!-- results: docs/results/a.json docs/results/b.json columns="model,test accuracy" -->
     …the table and the command that made it…
@@ -22,7 +22,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from results_doc import REPO, render  # noqa: E402  (scripts/ is not a package)
 
-MARKED = re.compile(r"(<!-- results: (?P<spec>.+?) -->\n)(?P<body>.*?)(<!-- /results -->)", re.DOTALL)
+# A marker starts a line (an indented one, e.g. an example in a code block, is left alone).
+MARKED = re.compile(
+    r"^(<!-- results: (?P<spec>.+?) -->\n)(?P<body>.*?)(^<!-- /results -->)", re.DOTALL | re.MULTILINE
+)
 
 
 def documents(root: Path = REPO) -> list[Path]:
