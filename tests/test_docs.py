@@ -62,7 +62,8 @@ def test_a_table_that_differs_from_its_data_is_listed_and_rendering_fixes_it(tmp
     example = "```\n  <!-- results: docs/results/missing.json -->\n  <!-- /results -->\n```\n"
     (tmp_path / "README.md").write_text("# kws\n\n" + marker + example)
     (tmp_path / "docs" / "page.md").write_text(marker)
-    assert RENDER["check"](tmp_path) == ["README.md: docs/results/a.json", "docs/page.md: docs/results/a.json"]
+    stale = ["README.md: docs/results/a.json", "docs/page.md: docs/results/a.json"]
+    assert RENDER["check"](tmp_path) == stale
     for page in RENDER["documents"](tmp_path):
         page.write_text(RENDER["rendered"](page.read_text(), page, tmp_path)[0])
     assert RENDER["check"](tmp_path) == []
