@@ -83,7 +83,7 @@ def write_result(
     staged = path.with_name(f".{path.name}.tmp")
     staged.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     staged.replace(path)
-    print(f"wrote {path}")
+    print(f"wrote {path}", file=sys.stderr)  # stdout ends with the script's JSON line
     return record
 
 

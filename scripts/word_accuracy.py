@@ -69,10 +69,10 @@ def main() -> None:
     if args.json_out:
         from results_doc import write_result  # scripts/, on sys.path when the script runs
 
-        rows = [{"word": w, "real clips": str(total[w]), "accuracy": f"{a:.1%}"} for w, a in per_word.items()]
-        rows.append(
-            {"word": "all", "real clips": str(summary["clips"]), "accuracy": f"{summary['accuracy']:.1%}"}
-        )
+        words = [(w, total[w], a) for w, a in per_word.items()] + [
+            ("all", summary["clips"], summary["accuracy"])
+        ]
+        rows = [{"word": w, "clips": str(n), "accuracy": f"{100 * a:.1f} %"} for w, n, a in words]
         write_result(args.json_out, args.json_out.stem, rows, text_columns=("word",))
 
 
