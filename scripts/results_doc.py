@@ -71,7 +71,8 @@ def write_result(
         "name": name,
         "command": command or command_line(),
         "commit": _git("rev-parse", "HEAD") or "unknown",
-        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        # Uncommitted changes to the code, not to the result files and pages this run is rewriting.
+        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs/", ":!*.md")),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d"),
         "machine": machine(),
         "columns": columns,
