@@ -108,18 +108,25 @@ def table(records: Sequence[dict], columns: Sequence[str] | None = None) -> str:
     return "\n".join(lines)
 
 
-def provenance(record: dict, data_path: str) -> str:
-    """The line under a table: the command that made it, on what CPU, and where its data is."""
+def _cpu(record: dict) -> str:
     cpu = record["machine"]
     avx = "AVX-512" if cpu.get("avx512") else "no AVX-512"
-    return (
-        f"Made by `{record['command']}` ({cpu.get('cpu', 'unknown')}, {avx}, "
-        f"{cpu.get('cores', '?')} cores; data: `{data_path}`)."
-    )
+    return f"{cpu.get('cpu', 'unknown')}, {avx}, {cpu.get('cores', '?')} cores"
 
 
 def render(data_paths: Sequence[str], columns: Sequence[str] | None = None, root: Path = REPO) -> str:
-    """The Markdown a results marker holds: the table, then one provenance line per result file."""
+    """The Markdown a results marker holds: the table, then the command(s) that made it, on what CPU,
+    and where the data is."""
     records = [json.loads((root / data_path).read_text()) for data_path in data_paths]
-    lines = [provenance(record, data_path) for record, data_path in zip(records, data_paths, strict=True)]
-    return "\n\n".join([table(records, columns), *lines])
+    made = [
+        f"`{record['command']}`" + ("" if path in record["command"] else f" → `{path}`")
+        for record, path in zip(records, data_paths, strict=True)
+    ]
+    cpus = list(dict.fromkeys(_cpu(record) for record in records))
+    if len(made) == 1:
+        return f"{table(records, columns)}\n\nMade by {made[0]} ({cpus[0]})."
+    if len(cpus) > 1:
+        made = [f"{line} ({_cpu(record)})" for line, record in zip(made, records, strict=True)]
+    lines = "\n".join(f"- {line}" for line in made)
+    on = f" on {cpus[0]}" if len(cpus) == 1 else ""
+    return f"{table(records, columns)}\n\nMade{on} by:\n\n{lines}"
