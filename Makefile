@@ -10,7 +10,7 @@ RUN_DIR ?= outputs/train/make_$(shell date +%Y-%m-%d_%H-%M-%S)
 EXPERIMENT ?= offline_embedding
 TRAIN_ARGS ?=
 
-.PHONY: install lock data train test test-fast lint format clean
+.PHONY: install lock data train test test-fast lint format docs clean
 
 # The environment is exactly requirements.lock (every package, exact version, hashes), so a release
 # elsewhere never changes what `make train` and `make test` install; pyproject.toml keeps the ranges
@@ -75,6 +75,11 @@ lint: install
 format: install
 	$(BIN)/ruff format kws tests scripts
 	$(BIN)/ruff check --fix kws tests scripts
+
+# The documentation site (mkdocs.yml, docs/): --strict fails on a broken link, anchor or missing page.
+# Builds offline (no plugin fetches anything); open site/index.html.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .ruff_cache

@@ -14,6 +14,7 @@ import argparse
 import json
 import math
 import time
+from pathlib import Path
 
 import torch
 from omegaconf import OmegaConf
@@ -42,6 +43,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--clip-samples", type=int, default=24000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--json-out", type=Path, metavar="PATH", help="also write the tables as data (per batch: PATH_batch)"
+    )
     args = parser.parse_args()
 
     torch.manual_seed(0)
@@ -79,6 +83,36 @@ def main() -> None:
               f"not {args.epochs})")  # fmt: skip
     print(json.dumps({"frontend_ms": frontend_s * 1e3, "head_ms": head_s * 1e3, "on_the_fly_s": on_the_fly,
                       "cached_s": cached, "epochs": args.epochs, "batches": batches}))  # fmt: skip
+    if args.json_out:
+        write_tables(args, frontend_s, head_s, on_the_fly, cached, batches)
+
+
+def write_tables(
+    args, frontend_s: float, head_s: float, on_the_fly: float, cached: dict, batches: int
+) -> None:
+    """The docs' two tables: a training step's two halves, and on the fly against caches."""
+    from results_doc import write_result  # scripts/, on sys.path when the script runs
+
+    part = "part of a training step"
+    per_batch = [
+        {part: "augmentation + frozen front-end", "ms per batch": f"{frontend_s * 1e3:.1f}"},
+        {part: "head forward + backward + step", "ms per batch": f"{head_s * 1e3:.1f}"},
+    ]
+    name = f"{args.json_out.stem}_batch"
+    write_result(args.json_out.with_name(f"{name}.json"), name, per_batch, text_columns=(part,))
+    seconds = f"s for {args.epochs} epochs of {batches} batches of {args.batch_size}"
+    runs = {"on the fly": (args.epochs, on_the_fly)}
+    runs |= {f"cache of {c} augmented copies": (c, s) for c, s in cached.items()}
+    rows = [
+        {
+            "training": t,
+            "augmentations per clip": str(n),
+            seconds: f"{s:.1f}",
+            "speed-up": f"{on_the_fly / s:.2f}x",
+        }
+        for t, (n, s) in runs.items()
+    ]
+    write_result(args.json_out, args.json_out.stem, rows, text_columns=("training",))
 
 
 if __name__ == "__main__":

@@ -114,6 +114,19 @@ def compare(model: str, args: argparse.Namespace) -> dict[str, object]:
     return summary
 
 
+def table_row(model: str, seed: int, s: dict) -> dict[str, str]:
+    """The docs' row of one model: before against after."""
+    return {
+        "model": model,
+        "seed": str(seed),
+        "before s / epoch": f"{s['before_epoch_s']:.2f}",
+        "after s / epoch": f"{s['after_epoch_s']:.2f}",
+        "speed-up": f"{s['speedup']:.2f}x",
+        "val acc before → after": f"{100 * s['before_val_acc']:.1f} → {100 * s['after_val_acc']:.1f} %",
+        "test acc before → after": f"{100 * s['before_test_acc']:.1f} → {100 * s['after_test_acc']:.1f} %",
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -124,9 +137,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--before", default=BEFORE_ISSUE_16, help="kws-train overrides, space-separated")
     parser.add_argument("--after", default="", help="kws-train overrides, space-separated (default: none)")
+    parser.add_argument("--json-out", type=Path, metavar="PATH", help="also write the table as data here")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    print(json.dumps({model: compare(model, args) for model in args.models}))
+    results = {model: compare(model, args) for model in args.models}
+    print(json.dumps(results))
+    if args.json_out:
+        from results_doc import write_result  # scripts/, on sys.path when the script runs
+
+        rows = [table_row(model, args.seed, summary) for model, summary in results.items()]
+        write_result(args.json_out, args.json_out.stem, rows, text_columns=("model",))
 
 
 if __name__ == "__main__":

@@ -119,6 +119,12 @@ def main() -> None:
     parser.add_argument("--latency-runs", type=int, default=200)
     parser.add_argument("--throughput-runs", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--json-out",
+        type=Path,
+        metavar="PATH",
+        help="also write the tables as data (streaming: PATH_streaming)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
@@ -169,6 +175,42 @@ def main() -> None:
                 f"{r['speedup']:7.2f}x {r['stream_ms_per_10ms_audio']:15.4f} {r['stream_rtf']:8.4f}"
             )
     print(json.dumps({**result, "streaming": streaming}))
+    if args.json_out:
+        write_tables(args.json_out, result, streaming, clip_seconds)
+
+
+def write_tables(path: Path, result: dict, streaming: dict, clip_seconds: float) -> None:
+    """The docs' two tables: latency and throughput per runtime, and streaming against windowed."""
+    from results_doc import write_result  # scripts/, on sys.path when the script runs
+
+    rows = [
+        {
+            "runtime": name,
+            f"ms / {clip_seconds:.2f} s clip": f"{r['ms_per_clip']:.3f}",
+            "ms per 1 s of audio (scaled)": f"{r['ms_per_clip'] / clip_seconds:.2f}",
+            "clips/s at batch 256": f"{r['clips_per_s']:,.0f}",
+        }
+        for name, r in result.items()
+    ]
+    write_result(path, path.stem, rows, text_columns=("runtime",))
+    if streaming:
+        rows = [
+            {
+                "hop": hop,
+                "streaming step, ms per hop": f"{r['stream_ms_per_hop']:.3f}",
+                "whole window every hop, ms": f"{r['windowed_ms_per_hop']:.3f}",
+                "speed-up": f"{r['speedup']:.2f}×",
+                "ms per 10 ms of audio": f"{r['stream_ms_per_10ms_audio']:.3f}",
+                "real-time factor": f"{r['stream_rtf']:.4f}",
+            }
+            for hop, r in streaming.items()
+        ]
+        write_result(
+            path.with_name(f"{path.stem}_streaming.json"),
+            f"{path.stem}_streaming",
+            rows,
+            text_columns=("hop",),
+        )
 
 
 if __name__ == "__main__":

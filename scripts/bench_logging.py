@@ -17,6 +17,7 @@ import json
 import statistics
 import tempfile
 import time
+from pathlib import Path
 
 import lightning as L
 import torch
@@ -66,6 +67,7 @@ def main() -> None:
     parser.add_argument("--root", default="data/offline_kws")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--json-out", type=Path, metavar="PATH", help="also write the table as data here")
     args = parser.parse_args()
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         cfg = compose("train", overrides=["model=cnn", f"data.root={args.root}", "paths.output_dir=unused"])
@@ -90,6 +92,15 @@ def main() -> None:
         }
         print(f"{variant:10s} {median:6.2f} s/epoch  {median - bare:+6.2f} s  ({median / bare:.3f}x bare)")
     print(json.dumps(result))
+    if args.json_out:
+        from results_doc import write_result  # scripts/, on sys.path when the script runs
+
+        rows = [
+            {"variant": v, "s / epoch": f"{r['s_per_epoch']:.2f}", "over bare": f"{r['overhead_s']:+.2f} s",
+             "ratio": f"{r['ratio']:.3f}x"}
+            for v, r in result.items()
+        ]  # fmt: skip
+        write_result(args.json_out, args.json_out.stem, rows, text_columns=("variant",))
 
 
 if __name__ == "__main__":

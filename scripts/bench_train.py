@@ -181,6 +181,23 @@ def print_table(results: dict[str, dict[str, object]]) -> None:
     )
 
 
+def table_rows(results: dict[str, dict[str, object]]) -> list[dict[str, str]]:
+    """The docs' table: one row per model and loop."""
+    rows = []
+    for model, r in results.items():
+        for name in ("baseline", "kws"):
+            row = {"model": model, "loop": "tutorial" if name == "baseline" else "kws"}
+            row["s / epoch (median)"] = f"{r[f'{name}_epoch_s']:.2f}"
+            row["speed-up"] = f"{r['speedup']:.2f}x" if name == "kws" else "1.00x"
+            row["training clips/s"] = f"{r[f'{name}_train_clips_per_s']:,.0f}"
+            row[f"val acc after {r['epochs']} epochs"] = f"{100 * r[f'{name}_acc']:.1f} %"
+            for p in THRESHOLDS:
+                seconds = r[f"{name}_s_to_{p}"]
+                row[f"s to {p} %"] = "never" if seconds is None else f"{seconds:.1f}"
+            rows.append(row)
+    return rows
+
+
 def main() -> None:
     defaults = kws_config([])
     parser = argparse.ArgumentParser(
@@ -192,6 +209,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=defaults.data.batch_size)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
+    parser.add_argument("--json-out", type=Path, metavar="PATH", help="also write the table as data here")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.threads:
@@ -203,6 +221,10 @@ def main() -> None:
         print_model(model, runs, results[model])
     print_table(results)
     print(json.dumps(results))
+    if args.json_out:
+        from results_doc import write_result  # scripts/, on sys.path when the script runs
+
+        write_result(args.json_out, args.json_out.stem, table_rows(results), text_columns=("model", "loop"))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,12 @@ test speakers, e.g. trained on synthetic speech and scored on real recordings; i
 then comes from `--val-scored-by DIR` (a `kws-eval … split=validation` of the same checkpoint) and
 is left blank without it, since the run's own validation split is another data set. The command column
 reproduces the row: kws-train --multirun seed=… with the runs' other overrides (from Hydra's
-.hydra/overrides.yaml), leaving out the ones that only say where files go.
+.hydra/overrides.yaml), leaving out the ones that only say where files go. --scored-by and
+--val-scored-by also take the JSON file that scripts/word_accuracy.py --out wrote in each run (e.g.
+real_testing.json: its accuracy on its split), for models whose labels another root lacks.
+
+--json-out docs/results/<name>.json also writes the table as data, with this command, the commit, date
+and machine, for scripts/render_results.py to render into the docs.
 """
 
 import argparse
@@ -59,9 +64,19 @@ def _data(config: dict, scores: list[dict]) -> str:
     return trained_on if scored_on == {Path(roots[0]).name} else f"{trained_on} → {', '.join(scored_on)}"
 
 
+def _read_scores(path: Path) -> dict:
+    """A metrics.json, or a word_accuracy.py summary read as one ({"accuracy", "split", "root"})."""
+    scores = json.loads(path.read_text())
+    if path.name != "metrics.json" and "accuracy" in scores:
+        key = "test/acc" if scores.get("split") == "testing" else "val/acc"
+        scores = {key: scores["accuracy"], "split": scores.get("split"), "root": scores.get("root")}
+    return scores
+
+
 def _metrics(run_dirs: list[Path], folder: str | None) -> list[dict]:
-    """Each run's metrics.json, or that of its kws-eval in <run>/folder."""
-    return [json.loads((d / (folder or "") / "metrics.json").read_text()) for d in run_dirs]
+    """Each run's metrics.json, or that of its kws-eval in <run>/folder (or <run>/folder itself, a file)."""
+    paths = [d / (folder or "") for d in run_dirs]
+    return [_read_scores(p if p.is_file() else p / "metrics.json") for p in paths]
 
 
 def _percentages(run_dirs: list[Path], folder: str | None, metrics: list[dict], key: str) -> list[float]:
@@ -70,7 +85,8 @@ def _percentages(run_dirs: list[Path], folder: str | None, metrics: list[dict], 
     values = []
     for run_dir, run_metrics in zip(run_dirs, metrics, strict=True):
         if key not in run_metrics:
-            where = run_dir / (folder or "") / "metrics.json"
+            where = run_dir / (folder or "")
+            where = where if where.is_file() else where / "metrics.json"
             split = run_metrics.get("split", "?")
             raise SystemExit(f"{where}: no {key} (scored on the {split} split, not {wanted})")
         values.append(100 * run_metrics[key])
@@ -92,24 +108,34 @@ def _validation(
     return f"{statistics.mean(accuracies):.1f} %"
 
 
-def row(run_dirs: list[Path], scored_by: str | None = None, val_scored_by: str | None = None) -> str:
+def row(run_dirs: list[Path], scored_by: str | None = None, val_scored_by: str | None = None) -> dict:
+    """One table row (column -> cell) for the seeds of one setting."""
     metrics = _metrics(run_dirs, None)
     scores = _metrics(run_dirs, scored_by) if scored_by else metrics
     config = yaml.safe_load((run_dirs[0] / "config.yaml").read_text())
-    model = config["model"]["_target_"].rsplit(".", 1)[-1]
-    data = _data(config, scores)
     accuracies = _percentages(run_dirs, scored_by, scores, "test/acc")
     spread = f" ± {statistics.stdev(accuracies):.1f}" if len(accuracies) > 1 else ""
     seconds = statistics.median(
         t for d, m in zip(run_dirs, metrics, strict=True) for t in epoch_seconds(d, m)
     )
     overrides = [o for o in _overrides(run_dirs[0]) if not o.startswith("seed=")]
-    return (
-        f"| {model} | {data} | {metrics[0]['params']:,} | {metrics[0]['macs'] / 1e6:.1f} M "
-        f"| {_validation(run_dirs, metrics, scored_by, val_scored_by)} "
-        f"| {statistics.mean(accuracies):.1f}{spread} % | {len(run_dirs)} | {metrics[0]['epochs']} "
-        f"| {seconds:.1f} s | {command(overrides, sorted(_seed(d) for d in run_dirs))} |"
+    cells = (
+        config["model"]["_target_"].rsplit(".", 1)[-1],
+        _data(config, scores),
+        f"{metrics[0]['params']:,}",
+        f"{metrics[0]['macs'] / 1e6:.1f} M",
+        _validation(run_dirs, metrics, scored_by, val_scored_by),
+        f"{statistics.mean(accuracies):.1f}{spread} %",
+        str(len(run_dirs)),
+        str(metrics[0]["epochs"]),
+        f"{seconds:.1f} s",
+        command(overrides, sorted(_seed(d) for d in run_dirs)),
     )
+    return dict(zip(COLUMNS, cells, strict=True))
+
+
+def markdown_row(cells: dict) -> str:
+    return "| " + " | ".join(cells[column] for column in COLUMNS) + " |"
 
 
 def group_by_everything_but_the_seed(run_dirs: list[Path]) -> list[list[Path]]:
@@ -128,16 +154,25 @@ def main() -> None:
     )
     parser.add_argument("run_dirs", nargs="+", type=Path)
     parser.add_argument(
-        "--scored-by", metavar="DIR", help="test accuracy from <run>/DIR/metrics.json (kws-eval)"
+        "--scored-by", metavar="DIR", help="test accuracy from <run>/DIR/metrics.json (kws-eval) or <run>/DIR"
     )
     parser.add_argument(
-        "--val-scored-by", metavar="DIR", help="validation accuracy from <run>/DIR/metrics.json (kws-eval)"
+        "--val-scored-by", metavar="DIR", help="validation accuracy from <run>/DIR/metrics.json or <run>/DIR"
     )
+    parser.add_argument("--json-out", type=Path, metavar="PATH", help="also write the table as data here")
     args = parser.parse_args()
+    rows = [
+        row(group, args.scored_by, args.val_scored_by)
+        for group in group_by_everything_but_the_seed(args.run_dirs)
+    ]
     print("| " + " | ".join(COLUMNS) + " |")
     print("|" + "|".join("---" if column in TEXT_COLUMNS else "---:" for column in COLUMNS) + "|")
-    for group in group_by_everything_but_the_seed(args.run_dirs):
-        print(row(group, args.scored_by, args.val_scored_by))
+    for cells in rows:
+        print(markdown_row(cells))
+    if args.json_out:
+        from results_doc import write_result  # scripts/, on sys.path when the script runs
+
+        write_result(args.json_out, args.json_out.stem, rows, text_columns=TEXT_COLUMNS)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ def main() -> None:
         help="all: every clip (a root the model never saw)",
     )
     parser.add_argument("--out", type=Path, help="also write the JSON summary here")
+    parser.add_argument("--json-out", type=Path, metavar="PATH", help="also write the per-word table as data")
     args = parser.parse_args()
 
     spotter = load_spotter(args.model)
@@ -65,6 +66,14 @@ def main() -> None:
     print(json.dumps(summary))
     if args.out:
         args.out.write_text(json.dumps(summary, indent=2) + "\n")
+    if args.json_out:
+        from results_doc import write_result  # scripts/, on sys.path when the script runs
+
+        words = [(w, total[w], a) for w, a in per_word.items()] + [
+            ("all", summary["clips"], summary["accuracy"])
+        ]
+        rows = [{"word": w, "clips": str(n), "accuracy": f"{100 * a:.1f} %"} for w, n, a in words]
+        write_result(args.json_out, args.json_out.stem, rows, text_columns=("word",))
 
 
 if __name__ == "__main__":

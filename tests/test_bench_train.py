@@ -19,9 +19,17 @@ def _script(name: str, *args: str, cwd) -> subprocess.CompletedProcess:
     return done
 
 
+def _table(path) -> list[dict]:
+    """The rows of a --json-out result file, after checking that it names the command that made it."""
+    record = json.loads(path.read_text())
+    assert record["command"].startswith("python scripts/") and "--json-out" in record["command"]
+    assert "cpu" in record["machine"] and "avx512" in record["machine"]
+    return record["rows"]
+
+
 def test_bench_train_reports_both_loops_for_each_model(tiny_synth_root, tmp_path):
     args = ["--root", str(tiny_synth_root), "--models", "m5", "cnn"]
-    args += ["--epochs", "1", "--batch-size", "16", "--threads", "1"]
+    args += ["--epochs", "1", "--batch-size", "16", "--threads", "1", "--json-out", "train.json"]
     result = _script("bench_train.py", *args, cwd=tmp_path)
     results = json.loads(result.stdout.strip().splitlines()[-1])
     assert set(results) == {"m5", "cnn"}
@@ -30,16 +38,20 @@ def test_bench_train_reports_both_loops_for_each_model(tiny_synth_root, tmp_path
         assert figures["baseline_epoch_s"] > 0 and figures["kws_epoch_s"] > 0
         assert 0 <= figures["baseline_acc"] <= 1 and 0 <= figures["kws_acc"] <= 1
         assert figures["epochs"] == 1 and figures["train_clips"] > 0
+    rows = [(row["model"], row["loop"]) for row in _table(tmp_path / "train.json")]
+    assert rows == [(model, loop) for model in ("m5", "cnn") for loop in ("tutorial", "kws")]
 
 
 def test_bench_epoch_runs_both_settings_and_reports_the_ratio(tiny_synth_root, tmp_path):
     args = ["--root", str(tiny_synth_root), "--models", "cnn", "--epochs", "2"]
-    args += ["--after", "data.batch_size=32"]
+    args += ["--after", "data.batch_size=32", "--json-out", "epoch.json"]
     done = _script("bench_epoch.py", *args, cwd=tmp_path)
     figures = json.loads(done.stdout.strip().splitlines()[-1])["cnn"]
     assert figures["before_overrides"] == "trainer.precision=32-true channels_last=false"
     assert figures["before_epoch_s"] > 0 and figures["after_epoch_s"] > 0 and figures["speedup"] > 0
     assert 0 <= figures["before_test_acc"] <= 1 and figures["epochs"] == 2
+    (row,) = _table(tmp_path / "epoch.json")
+    assert row["model"] == "cnn" and row["speed-up"] == f"{figures['speedup']:.2f}x"
 
 
 def test_profile_epoch_times_every_phase(tiny_synth_root, tmp_path):
@@ -52,8 +64,11 @@ def test_bench_embedding_cache_costs_a_cache_of_one_copy_per_epoch_as_much_as_on
     """The cache's run time is C front-end passes plus head-only epochs: with as many copies as epochs it
     saves nothing, with fewer it saves the front-end passes it skips."""
     args = ["--clips", "32", "--batch-size", "8", "--repeats", "1", "--epochs", "3", "--copies", "1", "3"]
+    args += ["--json-out", "cache.json"]
     result = _script("bench_embedding_cache.py", *args, cwd=tmp_path)
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     assert figures["batches"] == 4 and figures["frontend_ms"] > figures["head_ms"] > 0
     assert abs(figures["cached_s"]["3"] - figures["on_the_fly_s"]) < 1e-9 * figures["on_the_fly_s"]
     assert figures["cached_s"]["1"] < figures["on_the_fly_s"]
+    assert [row["augmentations per clip"] for row in _table(tmp_path / "cache.json")] == ["3", "1", "3"]
+    assert len(_table(tmp_path / "cache_batch.json")) == 2

@@ -95,3 +95,33 @@ def test_scored_by_a_validation_evaluation_is_refused_naming_the_file(tmp_path, 
     refused = r"eval_val/metrics.json: no test/acc \(scored on the validation split"
     with pytest.raises(SystemExit, match=refused):
         runpy.run_path(str(REPO / "scripts" / "results_table.py"), run_name="__main__")
+
+
+def test_word_accuracy_files_score_the_runs_and_json_out_writes_the_table(tmp_path, monkeypatch, capsys):
+    """A model whose labels another root lacks is scored by scripts/word_accuracy.py --out files."""
+    runs = [_run_dir(tmp_path, s, 0.99, "data/offline_kws") for s in (0, 1)]
+    for run, acc in zip(runs, (0.76, 0.78), strict=True):
+        for name, split, value in (
+            ("real_testing.json", "testing", acc),
+            ("real_val.json", "validation", 0.7),
+        ):
+            summary = {"accuracy": value, "split": split, "root": "../shared/data/speech_commands_real8"}
+            (run / name).write_text(json.dumps(summary))
+    out = tmp_path / "docs" / "results" / "t.json"
+    arguments = [
+        "--scored-by",
+        "real_testing.json",
+        "--val-scored-by",
+        "real_val.json",
+        "--json-out",
+        str(out),
+    ]
+    monkeypatch.setattr(sys, "argv", ["results_table.py", *map(str, runs), *arguments])
+    monkeypatch.syspath_prepend(str(REPO / "scripts"))
+    runpy.run_path(str(REPO / "scripts" / "results_table.py"), run_name="__main__")
+    (line,) = capsys.readouterr().out.strip().splitlines()[2:]
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    assert cells[1] == "offline_kws → speech_commands_real8" and cells[4:6] == ["70.0 %", "77.0 ± 1.4 %"]
+    record = json.loads(out.read_text())
+    assert record["command"].startswith("python scripts/results_table.py") and record["machine"]["cpu"]
+    assert record["rows"][0]["test accuracy"] == "77.0 ± 1.4 %" and record["text_columns"][0] == "model"
