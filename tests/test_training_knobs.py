@@ -21,6 +21,7 @@ from kws.training.checkpoint import load_checkpoint
 from kws.training.losses import FocalLoss
 from kws.training.lr_find import steepest_descent
 from kws.training.schedules import cosine, one_cycle
+from kws.training.trainer import config_callbacks
 from tests.conftest import CONFIG_DIR, compose_config
 from tests.test_pipeline import FAST
 
@@ -224,3 +225,18 @@ def test_the_detection_recipe_is_data_detection_trained_80_epochs(tmp_path):
         compose_config("train", tmp_path, ["data=detection", "trainer.max_epochs=80"])
     )
     assert recipe == by_hand and recipe["data"]["unknown_fraction"] > 0
+
+
+def test_callbacks_come_from_config_and_the_optional_ones_are_off_until_switched_on(tmp_path):
+    def names(*overrides):
+        cfg = compose_config("train", tmp_path, list(overrides))
+        return [type(callback).__name__ for callback in config_callbacks(cfg.callbacks)]
+
+    assert names() == ["EpochSummary", "CurveDiagnostics"]
+    switched_on = names(
+        "callbacks.early_stopping.monitor=val/acc",
+        "callbacks.weight_averaging.kind=swa",
+        "callbacks.gradient_monitor.every_n_steps=5",
+        "+callbacks.lr._target_=lightning.pytorch.callbacks.LearningRateMonitor",
+    )
+    assert switched_on[2:] == ["EarlyStopping", "WeightAveraging", "GradientMonitor", "LearningRateMonitor"]
