@@ -39,7 +39,8 @@ from tutorial_loop import Run
 
 from kws import atomic
 from kws.data.speech_commands import dataset_dir
-from kws.synth.dataset import build_dataset, default_config
+from kws.synth.dataset import build_dataset
+from kws.synth.parameters import default_config
 from kws.train import build_datamodule, train
 
 MODELS = ("cnn", "bcresnet")

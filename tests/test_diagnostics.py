@@ -14,7 +14,8 @@ from kws.cli import _run_suffix
 from kws.evaluate import evaluate
 from kws.evaluation.metrics import confusion_matrix, expected_calibration_error, per_class_scores
 from kws.evaluation.run_report import main as report_main
-from kws.synth.dataset import build_dataset, default_config
+from kws.synth.dataset import build_dataset
+from kws.synth.parameters import default_config
 from kws.train import train
 from kws.training.diagnostics import diagnose, write_text
 from tests.conftest import compose_config

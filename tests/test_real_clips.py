@@ -7,7 +7,8 @@ import shutil
 
 import pytest
 
-from kws.synth.dataset import build_dataset, default_config
+from kws.synth.dataset import build_dataset
+from kws.synth.parameters import default_config
 from kws.train import train
 from tests.conftest import compose_config, copy_clips
 

@@ -13,8 +13,9 @@ import pytest
 import soundfile
 
 from kws.errors import DataError, KWSError
-from kws.synth import audio, dataset, espeak
-from kws.synth.dataset import build_dataset, default_config
+from kws.synth import clip_signal, dataset, espeak
+from kws.synth.dataset import build_dataset
+from kws.synth.parameters import default_config
 from tests.conftest import tree_digest
 
 TINY = default_config(words=("yes", "no", "sheila"), speakers=10, repetitions=2, background_seconds=10.0)
@@ -184,7 +185,7 @@ def test_resampling_removes_energy_above_the_new_nyquist() -> None:
     time = np.arange(espeak.SAMPLE_RATE) / espeak.SAMPLE_RATE
 
     def level_db(frequency: float) -> float:
-        resampled = audio.resample_to_16k(np.sin(2 * np.pi * frequency * time))
+        resampled = clip_signal.resample_to_16k(np.sin(2 * np.pi * frequency * time))
         assert resampled.size == 16000
         return 20 * np.log10(np.std(resampled[1000:-1000]) / np.sqrt(0.5))
 
@@ -195,8 +196,8 @@ def test_resampling_removes_energy_above_the_new_nyquist() -> None:
 def test_a_long_word_is_kept_whole() -> None:
     rng = np.random.default_rng(0)
     speech = (8000 * np.sin(np.arange(int(1.2 * espeak.SAMPLE_RATE)) * 0.05)).astype(np.int16)
-    clip = audio.render_clip(speech, rng, peak_dbfs=(-6.0, -6.0), snr_db=(30.0, 30.0))
-    assert abs(clip.size - (int(1.2 * 16000) + 2 * audio.MARGIN_SAMPLES)) < 50
+    clip = clip_signal.render_clip(speech, rng, peak_dbfs=(-6.0, -6.0), snr_db=(30.0, 30.0))
+    assert abs(clip.size - (int(1.2 * 16000) + 2 * clip_signal.MARGIN_SAMPLES)) < 50
 
 
 def test_cli_builds_a_set(tmp_path: Path) -> None:

@@ -18,7 +18,8 @@ from pathlib import Path
 from kws.data import speech_commands
 from kws.data.tasks import Task
 from kws.synth import confusables
-from kws.synth.dataset import build_dataset, default_config
+from kws.synth.dataset import build_dataset
+from kws.synth.parameters import default_config
 
 log = logging.getLogger(__name__)
 
