@@ -1,7 +1,6 @@
 """The preparation record: one typed record from training to the checkpoint to model.json, readers of
-older checkpoints and exports, and a package whose folders only import downward."""
+older checkpoints and exports (the package's layering is tests/test_imports.py's)."""
 
-import ast
 import json
 from pathlib import Path
 
@@ -14,8 +13,6 @@ from kws.errors import KWSError
 from kws.ship.runtime import load_spotter, sidecar_preparation
 from kws.training.checkpoint import load_checkpoint
 from tests.test_pipeline import trained_run  # noqa: F401  (the shared trained run fixture)
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def test_record_round_trips_through_plain_types():
@@ -115,30 +112,3 @@ def test_an_unusable_export_is_one_error_naming_the_file(tmp_path):
     (tmp_path / "model.json").write_text(json.dumps({"preparation": Preparation(("yes",), 100).as_dict()}))
     with pytest.raises(KWSError, match="model.onnx: not a usable ONNX model"):
         load_spotter(tmp_path)
-
-
-FEATURE_FOLDERS = ["data", "models", "evaluation", "training", "ship"]  # each may import only earlier ones
-
-
-def _kws_imports(path: Path) -> set[str]:
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("kws"):
-            found.add(node.module)
-        elif isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names if alias.name.startswith("kws"))
-    return found
-
-
-def test_feature_folders_only_import_downward():
-    upward = []
-    for rank, folder in enumerate(FEATURE_FOLDERS):
-        for path in (REPO / "kws" / folder).rglob("*.py"):
-            for module in _kws_imports(path):
-                parts = module.split(".")
-                target = parts[1] if len(parts) > 1 else ""
-                entry_point = target in {"train", "evaluate", "commands", "detect_eval"}
-                later = target in FEATURE_FOLDERS[rank + 1 :] or target == "synth"
-                if entry_point or later:
-                    upward.append(f"{path.relative_to(REPO)} imports {module}")
-    assert upward == []
