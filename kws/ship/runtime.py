@@ -18,7 +18,7 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 from kws.data.audio import INT16_SCALE
-from kws.data.preparation import Preparation, legacy_record
+from kws.data.preparation import Preparation
 from kws.errors import DataError, KWSError
 from kws.ship.onnx_session import onnx_session
 from kws.ship.streaming import onnx_stream
@@ -107,25 +107,10 @@ def _exported_stream(folder: Path, entry: dict | None, threads: int) -> Callable
 
 
 def sidecar_preparation(sidecar: dict, sidecar_path: Path) -> Preparation:
-    """model.json's preparation record; exports of kws ≤ 0.1 listed its fields at the top level instead."""
-    return Preparation.from_dict(_recorded(sidecar, sidecar_path), str(sidecar_path))
-
-
-def _recorded(sidecar: dict, sidecar_path: Path) -> dict:
-    if "preparation" in sidecar:
-        return sidecar["preparation"]
-    try:
-        return legacy_record(
-            sidecar["labels"],
-            sidecar["clip_samples"],
-            sidecar["sample_rate"],
-            sidecar["trim_top_db"],
-            sidecar.get("features", {}),
-        )
-    except KeyError as err:
-        raise KWSError(
-            f"{sidecar_path}: not a kws model description (no preparation record, no {err})"
-        ) from None
+    """model.json's preparation record."""
+    if "preparation" not in sidecar:
+        raise KWSError(f"{sidecar_path}: not a kws model description (no preparation record)")
+    return Preparation.from_dict(sidecar["preparation"], str(sidecar_path))
 
 
 def onnx_runner(model_path: Path, threads: int = 1) -> Callable[[np.ndarray], np.ndarray]:
