@@ -62,7 +62,9 @@ def test_text_lands_under_the_exact_tag(tmp_path):
     writer = SummaryWriter(tmp_path / "tensorboard")
     write_text(writer, "diagnosis", "hello", 3)
     writer.close()
+    write_text(writer, "summary", "after", 4)  # Lightning closes its writer when a stage ends
     assert _texts(_events(tmp_path), "diagnosis") == ["hello"]
+    assert _texts(_events(tmp_path), "summary") == ["after"]
 
 
 def test_run_names_come_from_the_overrides():
