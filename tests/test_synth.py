@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import soundfile
 
+from kws.data import speech_commands
 from kws.errors import DataError, KWSError
 from kws.synth import clip_signal, dataset, espeak
 from kws.synth.dataset import build_dataset
@@ -213,4 +214,4 @@ def test_cli_builds_a_set(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "12 clips" in result.stdout + result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]  # no Hydra outputs/ or logs next to it
-    assert len(list((tmp_path / "data" / dataset.DATASET_DIR).glob("*/*_nohash_*.wav"))) == 12
+    assert len(list((tmp_path / "data" / speech_commands.DATASET_DIR).glob("*/*_nohash_*.wav"))) == 12

@@ -18,6 +18,7 @@ import numpy as np
 import soundfile
 
 from kws.atomic import staged_directory
+from kws.data import speech_commands
 from kws.synth import acoustics, clip_signal, confusables, espeak, flite, marker, piper
 from kws.synth.parameters import SynthConfig
 from kws.synth.speakers import (
@@ -31,8 +32,6 @@ from kws.synth.speakers import (
 
 log = logging.getLogger("kws.synth")
 
-DATASET_DIR = Path("SpeechCommands") / "speech_commands_v0.02"
-BACKGROUND_DIR = "_background_noise_"
 # independent random streams under one seed (speakers and splits: kws.synth.speakers); the acoustics have
 # their own, so switching them on leaves every other choice (voices, splits, levels, offsets) as it was
 _BACKGROUND_STREAM, _VOCAL_TRACT_STREAM, _SCENE_STREAM = 3, 4, 5
@@ -44,7 +43,7 @@ def build_dataset(root: str | Path, config: SynthConfig, workers: int | None = N
     Returns the data set directory. Raises DataError if that directory holds anything else.
     """
     config.validate()
-    target = Path(root) / DATASET_DIR
+    target = speech_commands.dataset_dir(root)
     near_misses = (
         confusables.near_misses(config.words, confusables.candidates(), config.confusables)
         if config.confusables
@@ -70,8 +69,8 @@ def build_dataset(root: str | Path, config: SynthConfig, workers: int | None = N
             log.info("kws-synth: near misses (confusables=%d): %s", config.confusables, listed)
         log.info("kws-synth: rendering %d clips with %d workers into %s", len(clips), workers, staging)
         _render_all(staging, config, words, jobs, workers)
-        _write_background(staging / BACKGROUND_DIR, config)
-        for split, list_name in (("validation", "validation_list.txt"), ("testing", "testing_list.txt")):
+        _write_background(staging / speech_commands.BACKGROUND_DIR, config)
+        for split, list_name in speech_commands.LIST_FILES.items():
             lines = sorted(clip_path(*clip) for clip in clips if splits[clip[0].id] == split)
             (staging / list_name).write_text("".join(line + "\n" for line in lines))
         (staging / marker.MARKER).write_text(json.dumps(wanted, indent=2) + "\n")  # last: it means "complete"

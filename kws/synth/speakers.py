@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kws.data import speech_commands
 from kws.errors import KWSError
 from kws.synth import espeak
 from kws.synth.parameters import SynthConfig
@@ -146,4 +147,4 @@ def split_speakers(speaker_ids: list[str], config: SynthConfig) -> dict[str, str
 
 
 def clip_path(speaker: AnySpeaker, word: str, repetition: int) -> str:
-    return f"{word}/{speaker.id}_nohash_{repetition}.wav"
+    return speech_commands.clip_name(word, speaker.id, repetition)
