@@ -32,7 +32,7 @@ class Material:
     noises: list[np.ndarray]
 
 
-def read_clip(path: Path, rate: int) -> np.ndarray:
+def read_downmixed(path: Path, rate: int) -> np.ndarray:
     try:
         samples, found = soundfile.read(path, dtype="float32", always_2d=True)
     except (RuntimeError, soundfile.LibsndfileError) as err:
@@ -75,7 +75,7 @@ def negative_files(path: Path, split: str, keywords: Sequence[str]) -> list[Path
 def noise_beds(root: Path, rate: int) -> list[np.ndarray]:
     """The root's _background_noise_ recordings (real rooms, no speech), each scaled to NOISE_RMS."""
     folder = dataset_folder(root) or root
-    beds = [read_clip(path, rate) for path in sorted((folder / BACKGROUND_DIR).glob("*.wav"))]
+    beds = [read_downmixed(path, rate) for path in sorted((folder / BACKGROUND_DIR).glob("*.wav"))]
     beds = [bed * NOISE_RMS / _rms(bed) for bed in beds if bed.size >= rate and _rms(bed) > 0]
     if not beds:
         raise DataError(f"{folder / BACKGROUND_DIR}: no noise recordings of a second or more")
