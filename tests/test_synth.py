@@ -144,6 +144,13 @@ def test_espeak_is_deterministic_and_checks_voices() -> None:
         espeak.synthesize("seven", espeak.Voice("xx-nowhere"))
 
 
+def test_the_builder_imports_no_torch():
+    """Each spawned kws-synth worker imports kws.synth.dataset: with torch it starts seconds later and its
+    forks cost more (the README's 140 s against 48 s for the default set)."""
+    probe = "import sys, kws.synth.dataset; sys.exit(sorted({'torch', 'torchaudio'} & set(sys.modules)) or 0)"
+    subprocess.run([sys.executable, "-c", probe], check=True)
+
+
 def test_the_fork_server_speaks_as_a_fresh_engine_and_its_death_is_one_clear_error() -> None:
     voice = espeak.Voice("en-us", "klatt", pitch=70)
     served = espeak.synthesize("follow", voice, seed=3)
