@@ -160,6 +160,15 @@ def test_the_graph_sees_imports_inside_functions_and_relative_ones():
     graph = import_graph()
     assert "kws.training.checkpoint" in graph["kws.ship.runtime"]  # imported inside _from_checkpoint
     assert "kws.errors" in graph["kws.atomic"]
+    modules = dict.fromkeys(["kws", "kws.errors", "kws.synth", "kws.synth.espeak", "kws.synth.dataset"])
+
+    def targets(source: str, module: str, package: bool = False) -> set[str]:
+        return _targets(ast.parse(source).body[0], module, package, modules)
+
+    assert targets("from . import espeak", "kws.synth.dataset") == {"kws.synth.espeak"}
+    assert targets("from ..errors import KWSError", "kws.synth.dataset") == {"kws.errors"}
+    assert targets("from .espeak import Voice", "kws.synth", package=True) == {"kws.synth.espeak"}
+    assert targets("from kws.synth import espeak, LOG", "kws.x") == {"kws.synth.espeak", "kws.synth"}
     toy = {"a": {"b": "", "d": ""}, "b": {"c": ""}, "c": {"a": ""}, "d": {"a": ""}, "e": {"a": ""}}
     assert entangled(toy) == [{"a", "b", "c", "d"}]
     assert shortest_cycle(toy, {"a", "b", "c", "d"}) == ["a", "d", "a"]
