@@ -26,7 +26,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from kws.data import speech_commands
 from kws.data.datamodule import KWSDataModule
-from kws.synth.dataset import build_dataset, default_config
+from kws.synth.dataset import build_dataset
+from kws.synth.parameters import default_config
 
 
 class TutorialDataset(Dataset):

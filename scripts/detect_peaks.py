@@ -59,7 +59,7 @@ def main() -> None:
 
     fired = []  # (peak, word said, keyword it would fire as, SNR, file)
     for path in negatives:
-        clip = streams.read_clip(path, rate)
+        clip = streams.read_downmixed(path, rate)
         for snr in args.snr_db:
             peak = peaks(clip, spotter, noises, snr, args.smooth, rng)[keywords]
             label = labels[keywords[int(peak.argmax())]]
@@ -72,7 +72,7 @@ def main() -> None:
 
     own = {snr: [] for snr in args.snr_db}
     for word, path in keyword_clips:
-        clip = streams.read_clip(path, rate)
+        clip = streams.read_downmixed(path, rate)
         for snr in args.snr_db:
             own[snr].append(peaks(clip, spotter, noises, snr, args.smooth, rng)[labels.index(word)])
     levels = sorted({*LEVELS, forced})

@@ -40,7 +40,8 @@ from tutorial_loop import Run
 from kws import atomic
 from kws.commands.train import build_datamodule, train
 from kws.data.speech_commands import dataset_dir
-from kws.synth.dataset import build_dataset, default_config
+from kws.synth.dataset import build_dataset
+from kws.synth.parameters import default_config
 
 MODELS = ("cnn", "bcresnet")
 PRECISIONS = ("32-true", "bf16-mixed")

@@ -16,12 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from kws.data.speech_commands import DATASET_DIR, LIST_FILES
 from kws.data.tasks import SILENCE_LABEL, UNKNOWN_LABEL
 from kws.errors import DataError
 from kws.ship.runtime import load_spotter, prepare
-from kws.synth.dataset import DATASET_DIR
-
-LIST_FILES = {"validation": "validation_list.txt", "testing": "testing_list.txt"}
 
 
 def non_keyword_clips(root: Path, split: str, labels: tuple[str, ...]) -> list[Path]:

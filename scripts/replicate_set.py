@@ -10,25 +10,25 @@ import hashlib
 import os
 from pathlib import Path
 
-from kws.data.speech_commands import ARCHIVE_FOLDER, SPLIT_LISTS, dataset_dir
+from kws.data.speech_commands import ARCHIVE_FOLDER, BACKGROUND_DIR, LIST_FILES, NOHASH, dataset_dir
 
 
 def replicate(source: Path, target: Path, times: int) -> int:
     src, dst = dataset_dir(source), dataset_dir(target)
     dst.mkdir(parents=True, exist_ok=False)
-    os.symlink((src / "_background_noise_").resolve(), dst / "_background_noise_")
+    os.symlink((src / BACKGROUND_DIR).resolve(), dst / BACKGROUND_DIR)
     renamed: dict[str, list[str]] = {}
-    for clip in sorted(src.glob("*/*_nohash_*.wav")):
+    for clip in sorted(src.glob(f"*/*{NOHASH}*.wav")):
         word, name = clip.parent.name, clip.name
-        speaker, rest = name.split("_nohash_")
+        speaker, rest = name.split(NOHASH)
         (dst / word).mkdir(exist_ok=True)
         copies = []
         for copy in range(times):
             new_speaker = hashlib.sha1(f"{speaker}/{copy}".encode()).hexdigest()[:8]
-            os.link(clip, dst / word / f"{new_speaker}_nohash_{rest}")
-            copies.append(f"{word}/{new_speaker}_nohash_{rest}")
+            os.link(clip, dst / word / f"{new_speaker}{NOHASH}{rest}")
+            copies.append(f"{word}/{new_speaker}{NOHASH}{rest}")
         renamed[f"{word}/{name}"] = copies
-    for list_name in SPLIT_LISTS:
+    for list_name in LIST_FILES.values():
         lines = (src / list_name).read_text().split()
         (dst / list_name).write_text("".join(f"{new}\n" for line in lines for new in renamed[line]))
     return sum(len(copies) for copies in renamed.values())

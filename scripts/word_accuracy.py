@@ -14,11 +14,9 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from kws.data.speech_commands import DATASET_DIR, LIST_FILES
 from kws.ship.prediction import predict_files
 from kws.ship.runtime import load_spotter
-from kws.synth.dataset import DATASET_DIR
-
-LIST_FILES = {"validation": "validation_list.txt", "testing": "testing_list.txt"}
 
 
 def main() -> None:

@@ -14,7 +14,8 @@ from omegaconf import DictConfig, open_dict
 
 from kws.config_dir import CONFIG_DIR
 from kws.data.datamodule import KWSDataModule
-from kws.synth.dataset import build_dataset, default_config
+from kws.synth.dataset import build_dataset
+from kws.synth.parameters import default_config
 
 REPO = Path(__file__).resolve().parents[1]
 REAL8 = REPO.parent / "shared" / "data" / "speech_commands_real8"

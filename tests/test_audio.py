@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from kws.data.audio import fit_length, read_clip, trim_silence
+from kws.data.audio import fit_length, read_mono_int16, trim_silence
 from kws.errors import DataError
 from tests.conftest import tone_clip
 
@@ -17,7 +17,7 @@ def good_wav(tmp_path):
 
 
 def test_reads_int16_mono(good_wav):
-    clip = read_clip(good_wav, 16000)
+    clip = read_mono_int16(good_wav, 16000)
     assert clip.dtype == np.int16 and clip.shape == (16000,)
 
 
@@ -37,7 +37,7 @@ def test_bad_files_are_named_with_the_problem(tmp_path, make, message):
     path = tmp_path / "bad.wav"
     make(path)
     with pytest.raises(DataError, match=message) as err:
-        read_clip(path, 16000)
+        read_mono_int16(path, 16000)
     assert str(path) in str(err.value)
 
 
@@ -47,7 +47,7 @@ def test_truncated_body_is_detected(good_wav):
     with pytest.raises(
         DataError, match=r"truncated body: header declares 32000 bytes of audio, file holds \d+"
     ):
-        read_clip(good_wav, 16000)
+        read_mono_int16(good_wav, 16000)
 
 
 def test_trim_removes_leading_and_trailing_silence():
@@ -73,7 +73,7 @@ def test_trim_cuts_exactly_where_librosa_does(real8_root):
     rng = np.random.default_rng(0)
     paths = sorted(real8_root.glob("SpeechCommands/speech_commands_v0.02/*/*_nohash_*.wav"))
     for path in rng.choice(paths, size=300, replace=False):
-        clip = read_clip(path, 16000)
+        clip = read_mono_int16(path, 16000)
         for top_db in (20, 40, 60):
             _, (start, end) = librosa.effects.trim(
                 clip.astype(np.float32), top_db=top_db, frame_length=512, hop_length=128

@@ -50,7 +50,7 @@ def exported_model(tiny_synth_root, tmp_path_factory):
 def long_recording(root, split: str = "testing") -> tuple[np.ndarray, list[tuple[str, float]]]:
     """The split's clips of WORDS, 0.5-1.5 s apart over the root's background noise 40 dB below them (a
     model without a _silence_ class fires on loud noise: kws-detect-eval measures that)."""
-    clips = [(w, streams.read_clip(p, 16000)) for w, p in streams.split_clips(root, split) if w in WORDS]
+    clips = [(w, streams.read_downmixed(p, 16000)) for w, p in streams.split_clips(root, split) if w in WORDS]
     noises = streams.noise_beds(root, 16000)
     ((audio, truth),) = streams.streams(clips, noises, 16000, [40.0], (0.5, 1.5), np.random.default_rng(0))
     return audio, truth

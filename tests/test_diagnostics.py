@@ -15,7 +15,8 @@ from kws.commands.hydra_command import _run_suffix
 from kws.commands.report import main as report_main
 from kws.commands.train import train
 from kws.evaluation.metrics import confusion_matrix, expected_calibration_error, per_class_scores
-from kws.synth.dataset import build_dataset, default_config
+from kws.synth.dataset import build_dataset
+from kws.synth.parameters import default_config
 from kws.training.diagnostics import diagnose, write_text
 from tests.conftest import compose_config
 from tests.test_pipeline import FAST
@@ -61,7 +62,9 @@ def test_text_lands_under_the_exact_tag(tmp_path):
     writer = SummaryWriter(tmp_path / "tensorboard")
     write_text(writer, "diagnosis", "hello", 3)
     writer.close()
+    write_text(writer, "summary", "after", 4)  # Lightning closes its writer when a stage ends
     assert _texts(_events(tmp_path), "diagnosis") == ["hello"]
+    assert _texts(_events(tmp_path), "summary") == ["after"]
 
 
 def test_run_names_come_from_the_overrides():

@@ -1,21 +1,14 @@
-"""The preparation record: one typed record from training to the checkpoint to model.json, readers of
-older checkpoints and exports, and a package whose folders only import downward."""
+"""The preparation record: one typed record from training to the checkpoint to model.json, and one clear
+error for a model description without it."""
 
-import ast
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from kws.data.preparation import Decoding, Preparation
 from kws.errors import KWSError
-from kws.ship.runtime import load_spotter, sidecar_preparation
-from kws.training.checkpoint import load_checkpoint
-from tests.test_pipeline import trained_run  # noqa: F401  (the shared trained run fixture)
-
-REPO = Path(__file__).resolve().parents[1]
+from kws.ship.runtime import load_spotter
 
 
 def test_record_round_trips_through_plain_types():
@@ -57,56 +50,6 @@ def test_the_clip_steps_are_the_records(tmp_path):
         record.model_clip(np.zeros(100, np.int16), "x.wav")
 
 
-def _legacy(hparams: dict) -> dict:
-    """A checkpoint's hyper-parameters as kws wrote them before the preparation record."""
-    record = hparams.pop("preparation")
-    hparams.update(
-        labels=record["labels"],
-        sample_rate=record["decoding"]["sample_rate"],
-        clip_samples=record["clip_samples"],
-        features=record["features"],
-        data={
-            **hparams["data"],
-            "words": [label for label in record["labels"]],
-            "sample_rate": record["decoding"]["sample_rate"],
-            "trim_top_db": record["decoding"]["trim_top_db"],
-            "clip_samples": None,
-            "cache_dir": "data/cache",
-            "batch_size": 64,
-        },
-        loss={"_target_": "kws.losses.FocalLoss", "gamma": 2.0},
-        scheduler={"_target_": "kws.schedules.cosine", "warmup_fraction": 0.1},
-    )
-    return hparams
-
-
-def test_checkpoints_and_exports_from_before_the_record_still_load(trained_run, tmp_path):  # noqa: F811
-    run_dir, _, _ = trained_run
-    best = run_dir / "checkpoints" / "best.ckpt"
-    current = load_checkpoint(best)
-    checkpoint = torch.load(best, weights_only=False)
-    checkpoint["hyper_parameters"] = _legacy(dict(checkpoint["hyper_parameters"]))
-    old = tmp_path / "old.ckpt"
-    torch.save(checkpoint, old)
-
-    upgraded = load_checkpoint(old)
-    assert upgraded.preparation == current.preparation
-    assert upgraded.hparams.loss["_target_"] == "kws.training.losses.FocalLoss"
-    waveform = torch.randn(3, current.preparation.clip_samples) * 0.1
-    with torch.no_grad():
-        torch.testing.assert_close(upgraded(waveform), current(waveform))
-
-    record = current.preparation
-    legacy_sidecar = {
-        "labels": list(record.labels),
-        "sample_rate": record.sample_rate,
-        "clip_samples": record.clip_samples,
-        "trim_top_db": record.decoding.trim_top_db,
-        "features": dict(record.features),
-    }
-    assert sidecar_preparation(legacy_sidecar, Path("model.json")) == record
-
-
 def test_an_unusable_export_is_one_error_naming_the_file(tmp_path):
     (tmp_path / "model.json").write_text(json.dumps({"labels": ["yes"]}))
     (tmp_path / "model.onnx").write_bytes(b"not a model")
@@ -115,30 +58,3 @@ def test_an_unusable_export_is_one_error_naming_the_file(tmp_path):
     (tmp_path / "model.json").write_text(json.dumps({"preparation": Preparation(("yes",), 100).as_dict()}))
     with pytest.raises(KWSError, match="model.onnx: not a usable ONNX model"):
         load_spotter(tmp_path)
-
-
-FEATURE_FOLDERS = ["data", "models", "evaluation", "training", "ship"]  # each may import only earlier ones
-
-
-def _kws_imports(path: Path) -> set[str]:
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("kws"):
-            found.add(node.module)
-        elif isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names if alias.name.startswith("kws"))
-    return found
-
-
-def test_feature_folders_only_import_downward():
-    upward = []
-    for rank, folder in enumerate(FEATURE_FOLDERS):
-        for path in (REPO / "kws" / folder).rglob("*.py"):
-            for module in _kws_imports(path):
-                parts = module.split(".")
-                target = parts[1] if len(parts) > 1 else ""
-                entry_point = target in {"train", "evaluate", "commands", "detect_eval"}
-                later = target in FEATURE_FOLDERS[rank + 1 :] or target == "synth"
-                if entry_point or later:
-                    upward.append(f"{path.relative_to(REPO)} imports {module}")
-    assert upward == []

@@ -8,7 +8,8 @@ import shutil
 import pytest
 
 from kws.commands.train import train
-from kws.synth.dataset import build_dataset, default_config
+from kws.synth.dataset import build_dataset
+from kws.synth.parameters import default_config
 from tests.conftest import compose_config, copy_clips
 
 

@@ -66,6 +66,14 @@ def test_auto_precision_is_bf16_only_where_the_cpu_computes_it(monkeypatch, nati
     assert speed.resolve_precision("bf16-mixed", "cpu") == "bf16-mixed"
 
 
+def test_the_cpu_bf16_check_reads_names_torch_still_reports():
+    """precision=auto reads torch.cpu.get_capabilities(): a renamed key must fail here, not train in fp32."""
+    capabilities = torch.cpu.get_capabilities()
+    if capabilities["architecture"] == "x86_64":
+        assert set(speed.NATIVE_BF16) <= capabilities.keys()
+    assert isinstance(speed._cpu_has_native_bf16(), bool)
+
+
 def test_a_run_records_its_precision_validates_in_fp32_and_trains_channels_last(root, tmp_path, monkeypatch):
     monkeypatch.setattr(speed, "_cpu_has_native_bf16", lambda: True)
     metrics, objects = _train(root, tmp_path, "trainer.max_epochs=1")

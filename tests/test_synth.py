@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 import soundfile
 
+from kws.data import speech_commands
 from kws.errors import DataError, KWSError
-from kws.synth import audio, dataset, espeak
-from kws.synth.dataset import build_dataset, default_config
+from kws.synth import clip_signal, dataset, espeak
+from kws.synth.dataset import build_dataset
+from kws.synth.parameters import default_config
 from tests.conftest import tree_digest
 
 TINY = default_config(words=("yes", "no", "sheila"), speakers=10, repetitions=2, background_seconds=10.0)
@@ -142,6 +144,13 @@ def test_espeak_is_deterministic_and_checks_voices() -> None:
         espeak.synthesize("seven", espeak.Voice("xx-nowhere"))
 
 
+def test_the_builder_imports_no_torch():
+    """Each spawned kws-synth worker imports kws.synth.dataset: with torch it starts seconds later and its
+    forks cost more (the README's 140 s against 48 s for the default set)."""
+    probe = "import sys, kws.synth.dataset; sys.exit(sorted({'torch', 'torchaudio'} & set(sys.modules)) or 0)"
+    subprocess.run([sys.executable, "-c", probe], check=True)
+
+
 def test_the_fork_server_speaks_as_a_fresh_engine_and_its_death_is_one_clear_error() -> None:
     voice = espeak.Voice("en-us", "klatt", pitch=70)
     served = espeak.synthesize("follow", voice, seed=3)
@@ -184,7 +193,7 @@ def test_resampling_removes_energy_above_the_new_nyquist() -> None:
     time = np.arange(espeak.SAMPLE_RATE) / espeak.SAMPLE_RATE
 
     def level_db(frequency: float) -> float:
-        resampled = audio.resample_to_16k(np.sin(2 * np.pi * frequency * time))
+        resampled = clip_signal.resample_to_16k(np.sin(2 * np.pi * frequency * time))
         assert resampled.size == 16000
         return 20 * np.log10(np.std(resampled[1000:-1000]) / np.sqrt(0.5))
 
@@ -195,8 +204,8 @@ def test_resampling_removes_energy_above_the_new_nyquist() -> None:
 def test_a_long_word_is_kept_whole() -> None:
     rng = np.random.default_rng(0)
     speech = (8000 * np.sin(np.arange(int(1.2 * espeak.SAMPLE_RATE)) * 0.05)).astype(np.int16)
-    clip = audio.render_clip(speech, rng, peak_dbfs=(-6.0, -6.0), snr_db=(30.0, 30.0))
-    assert abs(clip.size - (int(1.2 * 16000) + 2 * audio.MARGIN_SAMPLES)) < 50
+    clip = clip_signal.render_clip(speech, rng, peak_dbfs=(-6.0, -6.0), snr_db=(30.0, 30.0))
+    assert abs(clip.size - (int(1.2 * 16000) + 2 * clip_signal.MARGIN_SAMPLES)) < 50
 
 
 def test_cli_builds_a_set(tmp_path: Path) -> None:
@@ -212,4 +221,4 @@ def test_cli_builds_a_set(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "12 clips" in result.stdout + result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data"]  # no Hydra outputs/ or logs next to it
-    assert len(list((tmp_path / "data" / dataset.DATASET_DIR).glob("*/*_nohash_*.wav"))) == 12
+    assert len(list((tmp_path / "data" / speech_commands.DATASET_DIR).glob("*/*_nohash_*.wav"))) == 12

@@ -8,11 +8,12 @@ import pytest
 import soundfile
 
 from kws.errors import KWSError
-from kws.synth import acoustics, audio
-from kws.synth.dataset import build_dataset, default_config
+from kws.synth import acoustics, clip_signal
+from kws.synth.dataset import build_dataset
+from kws.synth.parameters import default_config
 from tests.conftest import tree_digest
 
-RATE = audio.SAMPLE_RATE
+RATE = clip_signal.SAMPLE_RATE
 
 
 def _room(seed: int = 0) -> acoustics.Room:

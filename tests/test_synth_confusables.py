@@ -13,8 +13,9 @@ from omegaconf import OmegaConf
 from kws.config_dir import CONFIG_DIR
 from kws.errors import DataError, KWSError
 from kws.synth import confusables, espeak
-from kws.synth.dataset import build_dataset, default_config
+from kws.synth.dataset import build_dataset
 from kws.synth.marker import MARKER
+from kws.synth.parameters import default_config
 from tests.conftest import tree_digest
 
 KEYWORDS = ("yes", "no", "up", "down", "left", "right", "go", "stop")

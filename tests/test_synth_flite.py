@@ -13,8 +13,9 @@ import pytest
 import soundfile
 
 from kws.errors import KWSError
-from kws.synth import audio, flite
-from kws.synth.dataset import build_dataset, default_config
+from kws.synth import clip_signal, flite
+from kws.synth.dataset import build_dataset
+from kws.synth.parameters import default_config
 from kws.synth.speakers import FliteSpeaker, sample_speakers
 from tests.conftest import tree_digest
 
@@ -41,7 +42,7 @@ def test_a_flite_set_is_reproducible_whatever_the_workers_and_in_range(tmp_path:
     assert len(clips) == 16 and sum(p.name[:8] in flite_ids for p in clips) == 8
     for path in clips:
         samples, rate = soundfile.read(path, dtype="float64")
-        assert rate == audio.SAMPLE_RATE and samples.size == audio.SAMPLE_RATE
+        assert rate == clip_signal.SAMPLE_RATE and samples.size == clip_signal.SAMPLE_RATE
         assert -12.5 < 20 * np.log10(np.max(np.abs(samples))) < -2.5
 
 

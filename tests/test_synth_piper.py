@@ -11,12 +11,13 @@ import pytest
 import soundfile
 
 from kws.errors import KWSError
-from kws.synth import audio
-from kws.synth.dataset import build_dataset, default_config
+from kws.synth import clip_signal
+from kws.synth.dataset import build_dataset
+from kws.synth.parameters import default_config
 from kws.synth.speakers import NeuralSpeaker, sample_speakers
 from tests.conftest import tree_digest
 
-RATE = audio.SAMPLE_RATE
+RATE = clip_signal.SAMPLE_RATE
 
 
 def _config(**overrides: object):  # noqa: ANN202 - a SynthConfig

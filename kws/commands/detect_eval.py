@@ -80,8 +80,8 @@ def _material(args: argparse.Namespace, spotter: Spotter, keywords: list[str]) -
     import synth: this command joins them)."""
     rate = spotter.sample_rate
     keyword_clips, paths = material_files(args.root, args.split, args.negatives, keywords)
-    positives = [(word, streams.read_clip(path, rate)) for word, path in keyword_clips]
-    negatives = [streams.read_clip(path, rate) for path in paths]
+    positives = [(word, streams.read_downmixed(path, rate)) for word, path in keyword_clips]
+    negatives = [streams.read_downmixed(path, rate) for path in paths]
     if args.synthetic_words > 0:
         negatives += spoken_words(keywords, args.synthetic_words, args.seed)
     return streams.Material(positives, negatives, streams.noise_beds(args.root, rate))

@@ -3,7 +3,8 @@
 from omegaconf import DictConfig, OmegaConf
 
 from kws.commands.hydra_command import hydra_command
-from kws.synth.dataset import SynthConfig, build_dataset
+from kws.synth.dataset import build_dataset
+from kws.synth.parameters import SynthConfig
 
 
 @hydra_command("synth")

@@ -59,7 +59,7 @@ def _pcm16_mono(path: Path, data: bytes, sample_rate: int) -> np.ndarray | None:
     return np.frombuffer(data, dtype="<i2", count=chunk_size // 2, offset=body).astype(np.int16)
 
 
-def read_clip(path: Path, sample_rate: int) -> np.ndarray:
+def read_mono_int16(path: Path, sample_rate: int) -> np.ndarray:
     """Decode a mono WAV at `sample_rate` into int16 samples, or raise DataError naming the file."""
     path = Path(path)
     try:

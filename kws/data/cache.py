@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from kws.atomic import staged_directory
-from kws.data.audio import fit_length, read_clip
+from kws.data.audio import fit_length, read_mono_int16
 from kws.data.preparation import Decoding
 from kws.errors import DataError
 
@@ -211,7 +211,7 @@ def _decode_to_shard(source: ClipSource) -> Piece | str:
 def _decode_one(source: ClipSource, decoding: Decoding) -> np.ndarray | str:
     """The clip's int16 samples, or the error message (a string travels back from a worker cheaply)."""
     try:
-        audio = read_clip(Path(source.path), decoding.sample_rate)
+        audio = read_mono_int16(Path(source.path), decoding.sample_rate)
         if source.length is not None:
             window = audio[source.start : source.start + source.length]
             return (window.astype(np.float32) * source.gain).astype(np.int16)

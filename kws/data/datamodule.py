@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import DataLoader, RandomSampler, SequentialSampler, WeightedRandomSampler
 
 from kws.data import cache, speech_commands
-from kws.data.audio import INT16_SCALE, SPEECH_COMMANDS_RATE, read_clip
+from kws.data.audio import INT16_SCALE, SPEECH_COMMANDS_RATE, read_mono_int16
 from kws.data.batches import BatchedClips, EpochSeededBatches, ResidentBatches
 from kws.data.preparation import Decoding, Preparation
 from kws.data.tasks import NON_KEYWORDS, Task
@@ -241,7 +241,7 @@ class KWSDataModule(L.LightningDataModule):
     def background_noise(self) -> torch.Tensor:
         """All `_background_noise_` files concatenated, float32 in [-1, 1], for noise augmentation."""
         pieces = [
-            read_clip(path, self.decoding.sample_rate)
+            read_mono_int16(path, self.decoding.sample_rate)
             for path in speech_commands.background_noise_files(self.root)
         ]
         if not pieces:

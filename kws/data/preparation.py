@@ -89,12 +89,3 @@ class Preparation:
         if not prepared.labels or prepared.clip_samples < 1:
             raise KWSError(f"{source}: the preparation record needs labels and a positive clip_samples")
         return replace(prepared, labels=tuple(prepared.labels), features=dict(prepared.features))
-
-
-def legacy_record(
-    labels, clip_samples: int, sample_rate: int, trim_top_db: float, features
-) -> dict[str, Any]:
-    """The record (as `as_dict` writes it) of a checkpoint or export made by kws <= 0.1, which stored these
-    fields loose; everything else it did not store was then fixed at today's defaults."""
-    decoding = Decoding(sample_rate=sample_rate, trim_top_db=trim_top_db)
-    return Preparation(tuple(labels), clip_samples, decoding, features=dict(features)).as_dict()

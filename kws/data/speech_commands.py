@@ -1,9 +1,12 @@
-"""The Speech Commands v0.02 layout: where it lives under a root, its words and its official splits."""
+"""The Speech Commands v0.02 layout: where it lives under a root, its words and its official splits.
+
+The one place the layout is spelled: kws-synth writes it, the data module and kws-detect-eval read it.
+torchaudio (and with it torch) is imported only to list or fetch a split, so kws-synth's worker processes,
+which only write the layout, start without it.
+"""
 
 import logging
 from pathlib import Path
-
-from torchaudio.datasets import SPEECHCOMMANDS
 
 from kws.errors import DataError
 
@@ -11,16 +14,32 @@ log = logging.getLogger(__name__)
 
 ARCHIVE_FOLDER = "SpeechCommands"
 VERSION = "speech_commands_v0.02"
-SPLIT_LISTS = ("validation_list.txt", "testing_list.txt")
+DATASET_DIR = Path(ARCHIVE_FOLDER) / VERSION  # under a data root
+# the official split lists; training is every clip on neither
+LIST_FILES = {"validation": "validation_list.txt", "testing": "testing_list.txt"}
 SUBSETS = ("training", "validation", "testing")
+BACKGROUND_DIR = "_background_noise_"  # long noise recordings beside the word folders, not a word
+# A clip is <word>/<speaker>_nohash_<repetition>.wav: the official split keeps a speaker's clips together.
+NOHASH = "_nohash_"
 
 
 def dataset_dir(root: str | Path) -> Path:
-    return Path(root) / ARCHIVE_FOLDER / VERSION
+    return Path(root) / DATASET_DIR
+
+
+def background_dir(root: str | Path) -> Path:
+    return dataset_dir(root) / BACKGROUND_DIR
+
+
+def clip_name(word: str, speaker: str, repetition: int) -> str:
+    """A clip's path relative to the data set folder, as the split lists name it."""
+    return f"{word}/{speaker}{NOHASH}{repetition}.wav"
 
 
 def download(root: str | Path) -> None:
     """Fetch and unpack Speech Commands v0.02 (2.3 GB) through torchaudio; a no-op once it is there."""
+    from torchaudio.datasets import SPEECHCOMMANDS
+
     Path(root).mkdir(parents=True, exist_ok=True)
     SPEECHCOMMANDS(root, url=VERSION, folder_in_archive=ARCHIVE_FOLDER, download=True)
 
@@ -38,7 +57,7 @@ def check_layout(root: str | Path) -> Path:
         raise DataError(
             f"data root {root} has no {ARCHIVE_FOLDER}/{VERSION}/ folder (the Speech Commands layout)"
         )
-    for name in SPLIT_LISTS:
+    for name in LIST_FILES.values():
         if not (folder / name).is_file():
             raise DataError(f"{folder / name}: split list missing (needed for the speaker-disjoint split)")
     return folder
@@ -65,6 +84,8 @@ def discover_words(root: str | Path, skip_empty: bool = False) -> list[str]:
 
 def split_files(root: str | Path, subset: str) -> list[tuple[Path, str]]:
     """(path, word) of every clip in the official `subset`, through torchaudio's SPEECHCOMMANDS listing."""
+    from torchaudio.datasets import SPEECHCOMMANDS
+
     check_layout(root)
     dataset = SPEECHCOMMANDS(root, url=VERSION, folder_in_archive=ARCHIVE_FOLDER, subset=subset)
     archive = Path(root) / ARCHIVE_FOLDER
@@ -76,4 +97,4 @@ def split_files(root: str | Path, subset: str) -> list[tuple[Path, str]]:
 
 
 def background_noise_files(root: str | Path) -> list[Path]:
-    return sorted((dataset_dir(root) / "_background_noise_").glob("*.wav"))
+    return sorted(background_dir(root).glob("*.wav"))

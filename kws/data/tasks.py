@@ -80,7 +80,7 @@ class Task:
         if not noises:
             raise DataError(
                 f"data.silence_fraction > 0 needs noise files of at least 1 s in "
-                f"{speech_commands.dataset_dir(root) / '_background_noise_'}"
+                f"{speech_commands.background_dir(root)}"
             )
         windows = []
         for _ in range(count):

@@ -14,10 +14,9 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
+from kws.data.speech_commands import BACKGROUND_DIR, DATASET_DIR, LIST_FILES
 from kws.errors import DataError
 
-DATASET_DIR = Path("SpeechCommands") / "speech_commands_v0.02"
-LIST_FILES = {"validation": "validation_list.txt", "testing": "testing_list.txt"}
 CHUNK_S = 600.0
 NOISE_RMS = 0.01  # noise recordings are scaled to this (-40 dBFS), then to each word's SNR
 SPEECH_RMS = 0.05  # -26 dBFS: the loud part of a word
@@ -33,7 +32,7 @@ class Material:
     noises: list[np.ndarray]
 
 
-def read_clip(path: Path, rate: int) -> np.ndarray:
+def read_downmixed(path: Path, rate: int) -> np.ndarray:
     try:
         samples, found = soundfile.read(path, dtype="float32", always_2d=True)
     except (RuntimeError, soundfile.LibsndfileError) as err:
@@ -67,7 +66,7 @@ def negative_files(path: Path, split: str, keywords: Sequence[str]) -> list[Path
         raise DataError(f"--negatives {path}: no such file or folder")
     if dataset_folder(path) is not None:
         return [clip for word, clip in split_clips(path, split) if word not in keywords]
-    files = sorted(p for p in path.rglob("*.wav") if "_background_noise_" not in p.parts)
+    files = sorted(p for p in path.rglob("*.wav") if BACKGROUND_DIR not in p.parts)
     if not files:
         raise DataError(f"--negatives {path}: a folder without .wav files")
     return files
@@ -76,10 +75,10 @@ def negative_files(path: Path, split: str, keywords: Sequence[str]) -> list[Path
 def noise_beds(root: Path, rate: int) -> list[np.ndarray]:
     """The root's _background_noise_ recordings (real rooms, no speech), each scaled to NOISE_RMS."""
     folder = dataset_folder(root) or root
-    beds = [read_clip(path, rate) for path in sorted((folder / "_background_noise_").glob("*.wav"))]
+    beds = [read_downmixed(path, rate) for path in sorted((folder / BACKGROUND_DIR).glob("*.wav"))]
     beds = [bed * NOISE_RMS / _rms(bed) for bed in beds if bed.size >= rate and _rms(bed) > 0]
     if not beds:
-        raise DataError(f"{folder / '_background_noise_'}: no noise recordings of a second or more")
+        raise DataError(f"{folder / BACKGROUND_DIR}: no noise recordings of a second or more")
     return beds
 
 

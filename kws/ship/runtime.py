@@ -18,8 +18,10 @@ import soundfile as sf
 from scipy.signal import resample_poly
 
 from kws.data.audio import INT16_SCALE
-from kws.data.preparation import Preparation, legacy_record
+from kws.data.preparation import Preparation
 from kws.errors import DataError, KWSError
+from kws.ship.onnx_session import onnx_session
+from kws.ship.streaming import onnx_stream
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +100,6 @@ def _exported_stream(folder: Path, entry: dict | None, threads: int) -> Callable
         if hop != entry["hop_samples"]:
             return None
         if not loaded:
-            from kws.ship.streaming import onnx_stream
-
             loaded.append(onnx_stream(folder, entry, threads))
         return loaded[0]
 
@@ -107,25 +107,10 @@ def _exported_stream(folder: Path, entry: dict | None, threads: int) -> Callable
 
 
 def sidecar_preparation(sidecar: dict, sidecar_path: Path) -> Preparation:
-    """model.json's preparation record; exports of kws ≤ 0.1 listed its fields at the top level instead."""
-    return Preparation.from_dict(_recorded(sidecar, sidecar_path), str(sidecar_path))
-
-
-def _recorded(sidecar: dict, sidecar_path: Path) -> dict:
-    if "preparation" in sidecar:
-        return sidecar["preparation"]
-    try:
-        return legacy_record(
-            sidecar["labels"],
-            sidecar["clip_samples"],
-            sidecar["sample_rate"],
-            sidecar["trim_top_db"],
-            sidecar.get("features", {}),
-        )
-    except KeyError as err:
-        raise KWSError(
-            f"{sidecar_path}: not a kws model description (no preparation record, no {err})"
-        ) from None
+    """model.json's preparation record."""
+    if "preparation" not in sidecar:
+        raise KWSError(f"{sidecar_path}: not a kws model description (no preparation record)")
+    return Preparation.from_dict(sidecar["preparation"], str(sidecar_path))
 
 
 def onnx_runner(model_path: Path, threads: int = 1) -> Callable[[np.ndarray], np.ndarray]:
@@ -136,22 +121,6 @@ def onnx_runner(model_path: Path, threads: int = 1) -> Callable[[np.ndarray], np
         return session.run(None, {"waveform": np.ascontiguousarray(waveforms, dtype=np.float32)})[0]
 
     return run
-
-
-def onnx_session(model_path: Path, threads: int = 1):  # noqa: ANN201
-    """An ONNX Runtime session on the CPU, `threads` threads (0: ONNX Runtime's choice). The one place a
-    session is made (inference, streaming, the export's parity check and int8 scoring use it)."""
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    try:
-        session = onnxruntime.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
-    except Exception as err:  # onnxruntime's own exception types (InvalidProtobuf, Fail, …)
-        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise KWSError(f"{model_path}: not a usable ONNX model ({message[:200]})") from None
-    return session
 
 
 def _from_checkpoint(ckpt_path: Path) -> Spotter:

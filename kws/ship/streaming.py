@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kws.ship.onnx_session import onnx_session
+
 # (samples [batch, hop], *states) -> (logits, *next states)
 StepRunner = Callable[..., tuple[np.ndarray, ...]]
 MAX_LANES = 64
@@ -71,8 +73,6 @@ def stream_logits(audio: np.ndarray, model: StreamModel, clip_samples: int) -> n
 
 def onnx_stream(folder: Path, entry: dict, threads: int = 1) -> StreamModel:
     """model.json's "streaming" entry, run by ONNX Runtime on the CPU."""
-    from kws.ship.runtime import onnx_session
-
     session = onnx_session(folder / entry["file"], threads)
     names = [name for name in entry["inputs"] if name != "samples"]
 

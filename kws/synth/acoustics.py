@@ -10,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import soundfile
@@ -18,9 +17,7 @@ from scipy.signal import fftconvolve, firwin2, resample_poly
 
 from kws.data.audio import SPEECH_COMMANDS_RATE as SAMPLE_RATE
 from kws.errors import KWSError
-
-if TYPE_CHECKING:
-    from kws.synth.dataset import SynthConfig
+from kws.synth.parameters import SynthConfig
 
 Scene = Callable[[np.ndarray, float], np.ndarray]  # (dry clip, word RMS) -> what the microphone hears
 
@@ -210,7 +207,7 @@ INGREDIENTS = {
 }
 
 
-def scene(config: "SynthConfig", noises: list[np.ndarray], rng: np.random.Generator) -> Scene | None:
+def scene(config: SynthConfig, noises: list[np.ndarray], rng: np.random.Generator) -> Scene | None:
     """Where one clip was recorded: a room or not, noise or not, a microphone or a flat one; None if dry.
 
     Each ingredient draws from its own child generator, so one's setting never shifts another's draws.

@@ -4,7 +4,7 @@ eSpeak keeps hidden state between utterances that neither a voice change nor Ter
 (the pitch-flutter phase is a function-level static in wavegen.c, the Klatt filters keep theirs), so the
 same call gives slightly different samples depending on what this process said before; its noise generator
 is also seeded from the clock. `synthesize` therefore speaks in a forked child of a process that has never
-spoken (this process's fork server, kws.synth.fork_server: small, so forks are cheap), after seeding the
+spoken (this process's fork server, kws.synth.espeak_server: small, so forks are cheap), after seeding the
 noise: every utterance starts from the same freshly initialised engine, which makes it a pure function of
 its arguments (checked across processes, worker counts and all shipped variants). `phonemes` translates in
 such a child too, for the same reason.
@@ -224,12 +224,12 @@ _servers: dict[int, fork_server.Client] = {}
 def _fork_server() -> fork_server.Client:
     # keyed by pid: a process forked from this one must not talk on its parent's pipes
     if os.getpid() not in _servers or not _servers[os.getpid()].running():
-        _servers[os.getpid()] = fork_server.Client()
+        _servers[os.getpid()] = fork_server.Client("kws.synth.espeak_server")
     return _servers[os.getpid()]
 
 
 def answer_in_fresh_child(request: tuple, doing: str) -> bytes:
-    """What the fork server does with a request (kws.synth.fork_server)."""
+    """What the fork server does with a request (kws.synth.espeak_server)."""
     engine = _engine()
     return _in_fresh_child(lambda: _answer(engine, request), doing)
 

@@ -1,5 +1,6 @@
-"""A small process that speaks for eSpeak's callers: it loads the engine once, then runs each request in a
-fork of itself (kws.synth.espeak's docstring says why every utterance needs a fresh engine).
+"""A small process that answers for its callers: it loads an engine once, then runs each request in a fork of
+itself. eSpeak's (kws.synth.espeak_server) is the one: kws.synth.espeak's docstring says why every utterance
+needs a fresh engine.
 
 A fork costs in proportion to the process forked: ~20 ms from a kws-synth worker (numpy, scipy, Hydra:
 ~115 MB), a few ms from this process (numpy and eSpeak: ~30 MB), while eSpeak speaks a word in ~1 ms. So
@@ -15,6 +16,7 @@ import pickle
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from typing import BinaryIO
 
 from kws.errors import KWSError
@@ -31,14 +33,15 @@ def _read_exactly(stream: BinaryIO, size: int) -> bytes:
 
 
 class Client:
-    """One fork server for this process (a process forked from this one starts its own)."""
+    """One fork server for this process (a process forked from this one starts its own), running
+    `server_module` (one that calls `serve`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, server_module: str) -> None:
         self.pid = os.getpid()
         self._lock = threading.Lock()
         # -P: the installed kws, never one that happens to be in the working directory
         self._server = subprocess.Popen(
-            [sys.executable, "-P", "-m", "kws.synth.fork_server"],
+            [sys.executable, "-P", "-m", server_module],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
         )
@@ -73,23 +76,18 @@ class Client:
             self._server.wait()
 
 
-def serve() -> None:
-    from kws.synth import espeak
-
+def serve(load: Callable[[], None], answer: Callable[[tuple, str], bytes]) -> None:
+    """The server's loop: `load()` once, then `answer(request, doing)` for each request until stdin ends."""
     # The requests' answers travel on stdout: anything printed (eSpeak's warnings) goes to stderr instead.
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     requests = sys.stdin.buffer
-    espeak.load_engine()
+    load()
     while header := requests.read(_HEADER):
         request, doing = pickle.loads(_read_exactly(requests, int.from_bytes(header, "big")))
         try:
-            payload, status = espeak.answer_in_fresh_child(request, doing), 0
+            payload, status = answer(request, doing), 0
         except KWSError as err:
             payload, status = str(err).encode(), 1
         answers.write(bytes([status]) + len(payload).to_bytes(_HEADER, "big") + payload)
         answers.flush()
-
-
-if __name__ == "__main__":
-    serve()

@@ -4,13 +4,10 @@ import dataclasses
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from kws.errors import DataError
 from kws.synth import acoustics
-
-if TYPE_CHECKING:
-    from kws.synth.dataset import SynthConfig
+from kws.synth.parameters import SynthConfig
 
 MARKER = ".kws_synth.json"
 _MARKER_VERSION = 1
@@ -30,7 +27,7 @@ _SWITCHED_OFF_UNLESS = {
 }
 
 
-def content(config: "SynthConfig", near_misses: Mapping[str, tuple[str, ...]]) -> dict:
+def content(config: SynthConfig, near_misses: Mapping[str, tuple[str, ...]]) -> dict:
     every = dataclasses.asdict(config)
     params = {
         k: v for k, v in every.items() if k not in _SWITCHED_OFF_UNLESS or _SWITCHED_OFF_UNLESS[k](config)

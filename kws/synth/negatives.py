@@ -3,8 +3,8 @@ everyday words (configs/vocabulary/near_miss_candidates.yaml) in eSpeak voices, 
 
 import numpy as np
 
-from kws.synth import audio, confusables, espeak
-from kws.synth.dataset import default_config
+from kws.synth import clip_signal, confusables, espeak
+from kws.synth.parameters import default_config
 
 NEAR_MISSES_PER_KEYWORD = 4
 
@@ -31,5 +31,6 @@ def spoken_words(keywords: list[str], count: int, seed: int) -> list[np.ndarray]
             int(rng.integers(*config.pitch)),
         )
         speech = espeak.synthesize(espeak.spoken_text(word), voice, seed=int(rng.integers(2**31)))
-        clips.append(audio.render_clip(speech, rng, (-6.0, -1.0), (40.0, 50.0)).astype(np.float32) / 32768)
+        clip = clip_signal.render_clip(speech, rng, (-6.0, -1.0), (40.0, 50.0))
+        clips.append(clip.astype(np.float32) / 32768)
     return clips

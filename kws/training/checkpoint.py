@@ -1,7 +1,5 @@
 """Writing checkpoints so that a failed save keeps the previous one, and reading a kws checkpoint back as
-a KWSModule, including checkpoints written before the preparation record existed (kws ≤ 0.1 stored
-labels/sample_rate/clip_samples beside the data config, and named losses and schedules by their old
-module paths)."""
+a KWSModule."""
 
 import io
 from pathlib import Path
@@ -11,13 +9,8 @@ import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from kws.atomic import write_bytes
-from kws.data.datamodule import TASK_SETTINGS
-from kws.data.preparation import legacy_record
 from kws.errors import KWSError
 from kws.training.module import KWSModule
-
-# Dotted paths checkpoints may hold in `_target_`, before kws's modules moved into feature folders.
-MOVED_TARGETS = {"kws.losses.": "kws.training.losses.", "kws.schedules.": "kws.training.schedules."}
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -46,7 +39,7 @@ def load_checkpoint(path: str | Path) -> KWSModule:
     """Load a kws checkpoint onto the CPU, or raise KWSError saying why it cannot be used."""
     checkpoint = read_checkpoint(path)
     try:
-        module = KWSModule(**current_hyperparameters(dict(checkpoint["hyper_parameters"])))
+        module = KWSModule(**checkpoint["hyper_parameters"])
         module.load_state_dict(checkpoint["state_dict"])
     except Exception as err:  # a readable file that is not a kws checkpoint
         raise KWSError(f"ckpt_path: {path} is not a usable kws checkpoint ({_first_line(err)})") from None
@@ -71,23 +64,3 @@ def readable_alternatives(damaged: Path) -> str:
 def _first_line(err: Exception) -> str:
     text = str(err).strip().splitlines()
     return f"{type(err).__name__}: {text[0] if text else ''}"
-
-
-def current_hyperparameters(hparams: dict[str, Any]) -> dict[str, Any]:
-    """KWSModule's arguments as this version names them, from a checkpoint of this or an older version."""
-    if "preparation" not in hparams:
-        data = dict(hparams.pop("data"))
-        hparams["preparation"] = legacy_record(
-            hparams.pop("labels"),
-            hparams.pop("clip_samples"),
-            hparams.pop("sample_rate"),
-            data["trim_top_db"],
-            hparams.pop("features"),
-        )
-        hparams["data"] = {key: data[key] for key in ("root", *TASK_SETTINGS) if key in data}
-    for name in ("loss", "scheduler"):
-        target = (hparams.get(name) or {}).get("_target_", "")
-        for old, new in MOVED_TARGETS.items():
-            if target.startswith(old):
-                hparams[name] = {**hparams[name], "_target_": new + target.removeprefix(old)}
-    return hparams

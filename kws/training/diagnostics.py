@@ -33,6 +33,14 @@ def tensorboard_writer(trainer: L.Trainer) -> SummaryWriter | None:
     return None
 
 
+def lightning_writes_this_step(trainer: L.Trainer) -> bool:
+    """Whether Lightning writes what is logged in the training step about to run: every log_every_n_steps
+    optimiser steps, counted from 1, and the last step (its private should_update_logs, from public parts;
+    tests/test_diagnostics.py checks the steps lr lands on)."""
+    every = trainer.log_every_n_steps
+    return bool(every) and ((trainer.global_step + 1) % every == 0 or trainer.should_stop)
+
+
 @dataclass
 class Diagnosis:
     kind: str  # "over-confidence" | "overfitting"
@@ -94,9 +102,8 @@ class CurveDiagnostics(L.Callback):
     def on_train_batch_start(
         self, trainer: L.Trainer, pl_module: L.LightningModule, batch, batch_idx: int
     ) -> None:
-        # Only at the steps Lightning writes (its own LearningRateMonitor asks the same): a self.log call
-        # costs ~1 ms of CPU.
-        if trainer._logger_connector.should_update_logs:
+        # Only at the steps Lightning writes: a self.log call costs ~1 ms of CPU.
+        if lightning_writes_this_step(trainer):
             pl_module.log("lr", trainer.optimizers[0].param_groups[0]["lr"], on_step=True, on_epoch=False)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

@@ -72,7 +72,7 @@ class KWSModule(L.LightningModule):
         """torch.compile the front-end and the classifier in place (nn.Module.compile), so training's
         forward_augmented and validation's forward both run compiled while the parameters keep their names:
         torch.compile(network) would prefix every state_dict key with `_orig_mod.`."""
-        if backend not in torch._dynamo.list_backends(exclude_tags=()):
+        if backend not in torch.compiler.list_backends(exclude_tags=()):
             raise KWSError(f"compile: {backend!r} is not true, false or a torch.compile backend")
         self.network.frontend.compile(backend=backend)
         self.network.classifier.compile(backend=backend)

@@ -14,10 +14,15 @@ from torch import nn
 log = logging.getLogger(__name__)
 
 
+# torch.cpu.get_capabilities()'s names for AVX512-BF16 and AMX (x86); tests/test_speed_options.py fails if a
+# torch release renames them, rather than precision=auto quietly training in fp32.
+NATIVE_BF16 = ("avx512_bf16", "amx_tile")
+
+
 def _cpu_has_native_bf16() -> bool:
     # Without AVX512-BF16 or AMX, bf16 is emulated on the CPU: slower than fp32, so never chosen there.
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(getattr(torch.cpu, check, lambda: False)() for check in checks)
+    capabilities = torch.cpu.get_capabilities()
+    return any(capabilities.get(name, False) for name in NATIVE_BF16)
 
 
 def _uses_cuda(accelerator: str) -> bool:
