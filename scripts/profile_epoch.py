@@ -3,6 +3,7 @@
     python scripts/profile_epoch.py                          # default CNN on the real 8-word clips
     python scripts/profile_epoch.py --model bcresnet --batches 20
     python scripts/profile_epoch.py trainer.precision=bf16-mixed     # any kws-train override after the flags
+    python scripts/profile_epoch.py --against "trainer.precision=32-true channels_last=false"   # two columns
 
 It builds the data module and LightningModule exactly as kws-train does (same config, cache, batches),
 then runs training batches by hand, timing each phase: batch delivery, waveform augmentation (shift,
@@ -86,17 +87,9 @@ def time_validation(module, loader) -> float:
     return time.perf_counter() - started
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--root", type=Path, default=REAL8)
-    parser.add_argument("--model", default="cnn")
-    parser.add_argument("--batches", type=int, default=30)
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("overrides", nargs="*", help="kws-train overrides, e.g. trainer.precision=bf16-mixed")
-    args = parser.parse_args()
-    overrides = [f"model={args.model}", f"data.root={args.root}", *args.overrides]
+def profile(args: argparse.Namespace, settings: list[str]) -> dict:
+    """Seconds per epoch of each phase for kws-train with `settings`, the sum, and Lightning's epoch."""
+    overrides = [f"model={args.model}", f"data.root={args.root}", *settings]
     overrides += ["trainer.enable_progress_bar=false", "test=false", "trainer.max_epochs=3"]
     with tempfile.TemporaryDirectory(prefix="kws-profile-") as run_dir:
         cfg = kws_config(overrides, Path(run_dir))
@@ -113,22 +106,59 @@ def main() -> None:
         validation_s = time_validation(module, val_loader)
         run = Run()
         _, objects = train(cfg, callbacks=[EpochClock(run, time.perf_counter(), lambda: None)])
-        first_epoch_s, lightning_epoch_s = run.epoch_s[0], statistics.median(run.epoch_s[1:])
         objects["trainer"].logger.finalize("success")  # its writer, before the folder goes
 
     steps = len(train_loader)
     phases_s = {phase: seconds * steps for phase, seconds in per_batch.items()}
-    by_hand = sum(phases_s.values()) + validation_s
+    phases_s["validation pass"] = validation_s
+    by_hand = sum(phases_s.values())
     print(
-        f"{args.model}: {steps} training batches of {cfg.data.batch_size}, precision {precision}, "
-        f"channels_last {cfg.channels_last}"
+        f"{args.model} {' '.join(settings) or '(defaults)'}: {steps} training batches of "
+        f"{cfg.data.batch_size}, precision {precision}, channels_last {cfg.channels_last}"
     )
-    for phase, seconds in [*phases_s.items(), ("validation pass", validation_s)]:
+    for phase, seconds in phases_s.items():
         print(f"  {phase:18s} {seconds:7.3f} s  {100 * seconds / by_hand:5.1f} %")
     print(f"  {'sum (by hand)':18s} {by_hand:7.3f} s")
     lightning = "the same passes in Lightning: + hooks, logging, best.ckpt"
-    print(f"  {'kws-train epoch':18s} {lightning_epoch_s:7.3f} s ({lightning})")
-    print(f"  {'its first epoch':18s} {first_epoch_s:7.3f} s (+ one-off kernel set-up)")
+    print(f"  {'kws-train epoch':18s} {statistics.median(run.epoch_s[1:]):7.3f} s ({lightning})")
+    print(f"  {'its first epoch':18s} {run.epoch_s[0]:7.3f} s (+ one-off kernel set-up)")
+    return {**phases_s, "sum": by_hand, "kws-train epoch": statistics.median(run.epoch_s[1:])}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--root", type=Path, default=REAL8)
+    parser.add_argument("--model", default="cnn")
+    parser.add_argument("--batches", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument(
+        "--against",
+        metavar="OVERRIDES",
+        help='a second setting, profiled first in the same run, e.g. "channels_last=false"',
+    )
+    parser.add_argument(
+        "--json-out", type=Path, metavar="PATH", help="also write the phases as a result file"
+    )
+    parser.add_argument("overrides", nargs="*", help="kws-train overrides, e.g. trainer.precision=bf16-mixed")
+    args = parser.parse_args()
+    settings = {" ".join(args.overrides) or "defaults": args.overrides}
+    if args.against is not None:
+        settings = {args.against or "defaults": args.against.split(), **settings}
+    columns = {label: profile(args, overrides) for label, overrides in settings.items()}
+    if args.json_out:
+        from results_doc import write_result  # scripts/, on sys.path when the script runs
+
+        phases = next(iter(columns.values()))
+        rows = [
+            {
+                "phase (seconds per epoch)": phase,
+                **{label: round(c[phase], 3) for label, c in columns.items()},
+            }
+            for phase in phases
+        ]
+        write_result(args.json_out, args.json_out.stem, rows, text_columns=("phase (seconds per epoch)",))
 
 
 if __name__ == "__main__":

@@ -60,6 +60,18 @@ def test_profile_epoch_times_every_phase(tiny_synth_root, tmp_path):
         assert f"  {phase} " in done.stdout
 
 
+def test_profile_epoch_profiles_two_settings_side_by_side_into_one_table(tiny_synth_root, tmp_path):
+    against = ["--against", "channels_last=false", "--json-out", "phases.json"]
+    _script("profile_epoch.py", "--root", str(tiny_synth_root), "--batches", "2", *against, cwd=tmp_path)
+    rows = _table(tmp_path / "phases.json")
+    assert [row["phase (seconds per epoch)"] for row in rows][-3:] == [
+        "validation pass",
+        "sum",
+        "kws-train epoch",
+    ]
+    assert all(float(row["channels_last=false"]) > 0 and float(row["defaults"]) > 0 for row in rows)
+
+
 def test_bench_embedding_cache_costs_a_cache_of_one_copy_per_epoch_as_much_as_on_the_fly(tmp_path):
     """The cache's run time is C front-end passes plus head-only epochs: with as many copies as epochs it
     saves nothing, with fewer it saves the front-end passes it skips."""
