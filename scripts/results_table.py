@@ -73,10 +73,14 @@ def _read_scores(path: Path) -> dict:
     return scores
 
 
+def _scores_path(run_dir: Path, folder: str | None) -> Path:
+    """A run's metrics.json, that of its kws-eval in <run>/folder, or <run>/folder itself when a file."""
+    path = run_dir / (folder or "")
+    return path if path.is_file() else path / "metrics.json"
+
+
 def _metrics(run_dirs: list[Path], folder: str | None) -> list[dict]:
-    """Each run's metrics.json, or that of its kws-eval in <run>/folder (or <run>/folder itself, a file)."""
-    paths = [d / (folder or "") for d in run_dirs]
-    return [_read_scores(p if p.is_file() else p / "metrics.json") for p in paths]
+    return [_read_scores(_scores_path(d, folder)) for d in run_dirs]
 
 
 def _percentages(run_dirs: list[Path], folder: str | None, metrics: list[dict], key: str) -> list[float]:
@@ -85,8 +89,7 @@ def _percentages(run_dirs: list[Path], folder: str | None, metrics: list[dict], 
     values = []
     for run_dir, run_metrics in zip(run_dirs, metrics, strict=True):
         if key not in run_metrics:
-            where = run_dir / (folder or "")
-            where = where if where.is_file() else where / "metrics.json"
+            where = _scores_path(run_dir, folder)
             split = run_metrics.get("split", "?")
             raise SystemExit(f"{where}: no {key} (scored on the {split} split, not {wanted})")
         values.append(100 * run_metrics[key])
