@@ -35,13 +35,13 @@ TEXT_COLUMNS = ("model", "data", "command")  # left-aligned; the figures are rig
 EPOCH_TIME = re.compile(r"epoch \d+/\d+ .*\| ([\d.]+) s$", re.MULTILINE)
 
 
-def _overrides(run_dir: Path) -> list[str]:
+def overrides_of(run_dir: Path) -> list[str]:
     overrides_file = run_dir / ".hydra" / "overrides.yaml"
     overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.is_file() else []
     return [o for o in overrides if not o.startswith(WHERE_ONLY)]
 
 
-def _seed(run_dir: Path) -> int:
+def seed_of(run_dir: Path) -> int:
     return yaml.safe_load((run_dir / "config.yaml").read_text())["seed"]
 
 
@@ -121,7 +121,7 @@ def row(run_dirs: list[Path], scored_by: str | None = None, val_scored_by: str |
     seconds = statistics.median(
         t for d, m in zip(run_dirs, metrics, strict=True) for t in epoch_seconds(d, m)
     )
-    overrides = [o for o in _overrides(run_dirs[0]) if not o.startswith("seed=")]
+    overrides = [o for o in overrides_of(run_dirs[0]) if not o.startswith("seed=")]
     cells = (
         config["model"]["_target_"].rsplit(".", 1)[-1],
         _data(config, scores),
@@ -132,7 +132,7 @@ def row(run_dirs: list[Path], scored_by: str | None = None, val_scored_by: str |
         str(len(run_dirs)),
         str(metrics[0]["epochs"]),
         f"{seconds:.1f} s",
-        command(overrides, sorted(_seed(d) for d in run_dirs)),
+        command(overrides, sorted(seed_of(d) for d in run_dirs)),
     )
     return dict(zip(COLUMNS, cells, strict=True))
 
@@ -145,7 +145,7 @@ def group_by_everything_but_the_seed(run_dirs: list[Path]) -> list[list[Path]]:
     groups: dict[tuple, list[Path]] = {}
     for run_dir in run_dirs:
         if (run_dir / "metrics.json").is_file():
-            key = (tuple(o for o in _overrides(run_dir) if not o.startswith("seed=")),)
+            key = (tuple(o for o in overrides_of(run_dir) if not o.startswith("seed=")),)
             config = yaml.safe_load((run_dir / "config.yaml").read_text())
             groups.setdefault(key + (config["data"]["root"],), []).append(run_dir)
     return list(groups.values())

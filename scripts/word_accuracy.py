@@ -30,7 +30,13 @@ def main() -> None:
         help="all: every clip (a root the model never saw)",
     )
     parser.add_argument("--out", type=Path, help="also write the JSON summary here")
-    parser.add_argument("--json-out", type=Path, metavar="PATH", help="also write the per-word table as data")
+    parser.add_argument(
+        "--json-out",
+        type=Path,
+        metavar="PATH",
+        help="also write the figures as data: a column per word",
+    )
+    parser.add_argument("--row", help="the row's name in that table (default: the model argument)")
     args = parser.parse_args()
 
     spotter = load_spotter(args.model)
@@ -67,11 +73,10 @@ def main() -> None:
     if args.json_out:
         from results_doc import write_result  # scripts/, on sys.path when the script runs
 
-        words = [(w, total[w], a) for w, a in per_word.items()] + [
-            ("all", summary["clips"], summary["accuracy"])
-        ]
-        rows = [{"word": w, "clips": str(n), "accuracy": f"{100 * a:.1f} %"} for w, n, a in words]
-        write_result(args.json_out, args.json_out.stem, rows, text_columns=("word",))
+        cells = {word: f"{100 * accuracy:.1f} %" for word, accuracy in per_word.items()}
+        row = {"model": args.row or args.model, "clips": str(summary["clips"]), **cells}
+        rows = [{**row, "all": f"{100 * summary['accuracy']:.1f} %"}]
+        write_result(args.json_out, args.json_out.stem, rows, text_columns=("model",))
 
 
 if __name__ == "__main__":

@@ -100,6 +100,7 @@ def test_detect_eval_reports_frr_at_false_accepts_per_hour_and_calibrates(
     planted = [w for w, _ in streams.split_clips(tiny_synth_root, "validation") if w in WORDS]
     assert summary["positives"] == len(planted) and 0.02 <= summary["hours_negative"] < 0.03
     assert set(summary["frr_at_fa_per_hour"]) == {"0.1", "0.5", "1.0"}
+    assert json.loads((out / "summary.json").read_text()) == summary and summary["split"] == "validation"
     assert (out / "det.png").stat().st_size > 10_000 and list((out / "tensorboard").glob("events.*"))
     after = json.loads((exported_model / "model.json").read_text())
     chosen = after.pop("detection")

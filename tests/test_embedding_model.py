@@ -50,7 +50,8 @@ def test_train_eval_export_predict_and_detect(tiny_synth_root, tmp_path, capsys)
     capsys.readouterr()
     script = Path(__file__).parent.parent / "scripts" / "word_accuracy.py"
     scored = subprocess.run(
-        [sys.executable, str(script), str(out), str(tiny_synth_root), "--split", "testing"],
+        [sys.executable, str(script), str(out), str(tiny_synth_root), "--split", "testing",
+         "--json-out", str(tmp_path / "words.json"), "--row", "tiny"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     summary = json.loads(scored.stdout.splitlines()[-1])
@@ -59,6 +60,11 @@ def test_train_eval_export_predict_and_detect(tiny_synth_root, tmp_path, capsys)
         sidecar["preparation"]["labels"]
     )
     assert summary["accuracy"] == pytest.approx(evaluated["test/acc"], abs=1e-6)  # predict's top-1 is eval's
+    (row,) = json.loads((tmp_path / "words.json").read_text())["rows"]
+    assert row["model"] == "tiny" and row["clips"] == str(summary["clips"])
+    assert row["all"] == f"{100 * summary['accuracy']:.1f} %" and set(row) - {"model", "clips", "all"} == set(
+        summary["per_word"]
+    )
 
 
 @pytest.mark.slow

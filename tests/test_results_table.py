@@ -125,3 +125,49 @@ def test_word_accuracy_files_score_the_runs_and_json_out_writes_the_table(tmp_pa
     record = json.loads(out.read_text())
     assert record["command"].startswith("python scripts/results_table.py") and record["machine"]["cpu"]
     assert record["rows"][0]["test accuracy"] == "77.0 ± 1.4 %" and record["text_columns"][0] == "model"
+
+
+def _detect_eval(run_dir, split, frr_at_budget, calibrated=(0.4, 0.0)):
+    summary = {"split": split, "frr_at_fa_per_hour": {"0.1": None, "0.5": frr_at_budget, "1.0": 0.1}}
+    if split == "testing":
+        summary["at_model_setting"] = {"frr": calibrated[0], "fa_per_hour": calibrated[1]}
+    (run_dir / f"detect_eval_{split}").mkdir()
+    (run_dir / f"detect_eval_{split}" / "summary.json").write_text(json.dumps(summary))
+
+
+def test_detection_table_averages_kws_detect_eval_summaries_over_seeds(tmp_path, monkeypatch, capsys):
+    runs = [_run_dir(tmp_path, s, a, "data/a") for s, a in [(0, 0.90), (1, 0.94)]]
+    for run, (val, test, fa) in zip(runs, [(0.5, 0.4, 0.0), (0.7, 0.6, 2.0)], strict=True):
+        _detect_eval(run, "validation", val)
+        _detect_eval(run, "testing", test, calibrated=(test + 0.1, fa))
+    out = tmp_path / "detection.json"
+    monkeypatch.setattr(sys, "argv", ["detection_table.py", *map(str, runs), "--json-out", str(out)])
+    monkeypatch.syspath_prepend(str(REPO / "scripts"))
+    runpy.run_path(str(REPO / "scripts" / "detection_table.py"), run_name="__main__")
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row["test accuracy"] == "92.0 %" and row["n"] == "2"
+    assert row["FRR at 0.5 FA/h: validation"] == "60.0 %" and row["FRR at 0.5 FA/h: test"] == "50.0 ± 14.1 %"
+    assert row["test at the validation-calibrated setting"] == "60.0 % FRR, 0.00 / 2.00 FA/h"
+    made = row["command"]
+    assert made.startswith("`kws-train --multirun data.root=data/a") and "seed=0,1`" in made
+    (runs[1] / "detect_eval_testing" / "summary.json").unlink()
+    with pytest.raises(SystemExit, match="detect_eval_testing/summary.json: missing"):
+        runpy.run_path(str(REPO / "scripts" / "detection_table.py"), run_name="__main__")
+
+
+def test_int8_table_reads_what_kws_export_recorded(tmp_path, monkeypatch, capsys):
+    folders = [tmp_path / "a", tmp_path / "b"]
+    int8 = {"mode": "static", "test_clips": 350, "test_acc_fp32": 0.95, "test_acc_int8": 0.9471,
+            "bytes_fp32": 490_000, "bytes_int8": 200_000}  # fmt: skip
+    for folder, record in zip(folders, [{"int8": int8}, {}], strict=True):
+        folder.mkdir()
+        (folder / "model.json").write_text(json.dumps({"model": {"_target_": "kws.models.cnn.X"}, **record}))
+    out = tmp_path / "int8.json"
+    monkeypatch.setattr(sys, "argv", ["int8_table.py", *map(str, folders), "--json-out", str(out)])
+    monkeypatch.syspath_prepend(str(REPO / "scripts"))
+    runpy.run_path(str(REPO / "scripts" / "int8_table.py"), run_name="__main__")
+    (row,) = json.loads(out.read_text())["rows"]  # the folder without an int8 record is left out
+    assert row["int8 accuracy"] == "94.71 % (-0.29)" and row["size fp32 → int8"] == "0.49 MB → 0.20 MB"
+    monkeypatch.setattr(sys, "argv", ["int8_table.py", str(folders[1])])
+    with pytest.raises(SystemExit, match="none of 1 folders has an int8 record"):
+        runpy.run_path(str(REPO / "scripts" / "int8_table.py"), run_name="__main__")

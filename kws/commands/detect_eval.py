@@ -10,7 +10,7 @@ that noise with non-keyword speech every 0.5-3 s: ROOT's own non-keyword clips o
 hop, gate and refractory time) runs over all of it once; smoothing and threshold are swept. A detection
 counts if label and time (± 0.5 s) match a planted keyword; any detection in the negatives is a false
 accept. Prints the false-reject rate at 0.1, 0.5 and 1 false accepts per hour, per-keyword figures,
-writes the DET curve (det.png + TensorBoard), and ends with one JSON line.
+writes the DET curve (det.png + TensorBoard), and ends with one JSON line (also --out's summary.json).
 
 --calibrate FA_PER_HOUR (run it on --split validation) picks the smoothing and threshold with the fewest
 false rejects within that budget and writes them into MODEL's model.json, where kws-detect finds them.
@@ -20,6 +20,7 @@ import argparse
 import json
 from pathlib import Path
 
+from kws import atomic
 from kws.commands.argument_parser import ArgumentParser
 from kws.data.tasks import NON_KEYWORDS
 from kws.errors import KWSError, user_errors_as_one_line
@@ -66,6 +67,8 @@ def main(argv: list[str] | None = None) -> None:
                 written = write_calibration(args.model, chosen, args.calibrate, scored, args.split)
             print(f"calibrated for {args.calibrate} false accepts/h: {written} (kws-detect's default now)")
     print(json.dumps(summary))
+    with user_errors_as_one_line():
+        atomic.write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     if args.calibrate is not None and chosen is None:
         with user_errors_as_one_line():
             lowest = min(p["fa_per_hour"] for p in points)
@@ -135,6 +138,8 @@ def _print_report(scored: Scored, at_budget: dict, picture: Path, args: argparse
             print(f"    {label:>12}: false rejects {frr:.3f}, false accepts {fa:.2f}/h")
     print(f"DET curve: {picture}")
     summary = {
+        "split": args.split,
+        "synthetic_words": args.synthetic_words,
         "frr_at_fa_per_hour": {str(b): (p["frr"] if p else None) for b, p in at_budget.items()},
         "hours_negative": round(scored.negative_hours, 4),
         "positives": scored.positive_count,
