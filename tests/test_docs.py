@@ -3,6 +3,7 @@ every result file says what made it, and every page of the site exists (the stri
 `make docs`)."""
 
 import json
+import re
 import runpy
 
 import yaml
@@ -71,3 +72,21 @@ def test_a_table_that_differs_from_its_data_is_listed_and_rendering_fixes_it(tmp
     assert "| model | test accuracy |\n|---|---:|\n| cnn | 93.7 % |" in text
     assert "Made by `python scripts/x.py`" in text and "| typed |" not in text
     assert example in text  # an indented marker is an example, not a table
+
+
+# A figure with a unit or decimals ("96.6 ± 1.2 %", "3.11x", "31.8 s", "0.49"), not a default like "0".
+MEASURED_CELL = re.compile(r"^\**(\d[\d,]*(\.\d+)?\s?(%|s|ms|x|MB|GB)|\d+\.\d+)( ± [\d.]+ ?%)?\**$")
+
+
+def test_no_table_of_figures_is_typed_by_hand():
+    """Outside a results marker, a Markdown table holds no cell that is a bare measured figure."""
+    assert all(map(MEASURED_CELL.match, ["96.6 ± 1.2 %", "**89.3 %**", "3.11x", "31.8 s", "0.49"]))
+    assert not any(map(MEASURED_CELL.match, ["0", "350", "`l1_penalty=1e-5`", "5 epochs"]))
+    typed = []
+    for page in RENDER["documents"]():
+        outside = re.sub(r"^<!-- results: .*?^<!-- /results -->", "", page.read_text(), flags=re.S | re.M)
+        for line in outside.splitlines():
+            cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.startswith("|") else []
+            if any(MEASURED_CELL.match(cell) for cell in cells):
+                typed.append(f"{page.relative_to(REPO)}: {line[:80]}")
+    assert not typed, "tables of figures not rendered from docs/results/*.json:\n" + "\n".join(typed)
