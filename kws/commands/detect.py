@@ -46,6 +46,20 @@ def format_detection(detection: Detection, as_json: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    with user_errors_as_one_line():
+        spotter = load_spotter(args.model)
+        settings = settings_for(spotter, vars(args))
+        samples, notes = read_audio(args.audio, spotter.sample_rate)
+        waveform = spotter.preparation.waveform(samples)  # not trimmed: a window is scored as it is
+        detections = detect(waveform, spotter, **settings)
+    for note in notes:
+        print(f"kws: note: {args.audio}: {note}", file=sys.stderr)
+    for detection in detections:
+        print(format_detection(detection, args.json))
+
+
+def _parser() -> ArgumentParser:
     parser = ArgumentParser(prog="kws-detect", description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path, help="an export folder (model.json + model.onnx) or a .ckpt")
     parser.add_argument("audio", type=Path, help="the recording to search (any format soundfile reads)")
@@ -60,17 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--refractory", type=float, help="seconds of quiet after a detection (1.0)")
     parser.add_argument("--gate-db", type=float, help="dB below the loud windows = silence (35)")
     parser.add_argument("--json", action="store_true", help="one JSON object per detection")
-    args = parser.parse_args(argv)
-    with user_errors_as_one_line():
-        spotter = load_spotter(args.model)
-        settings = settings_for(spotter, vars(args))
-        samples, notes = read_audio(args.audio, spotter.sample_rate)
-        waveform = spotter.preparation.waveform(samples)  # not trimmed: a window is scored as it is
-        detections = detect(waveform, spotter, **settings)
-    for note in notes:
-        print(f"kws: note: {args.audio}: {note}", file=sys.stderr)
-    for detection in detections:
-        print(format_detection(detection, args.json))
+    return parser
 
 
 if __name__ == "__main__":

@@ -20,18 +20,7 @@ from kws.ship.runtime import load_spotter
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = ArgumentParser(prog="kws-predict", description=__doc__.splitlines()[0])
-    parser.add_argument("model", help="export folder (model.json + model.onnx) or a .ckpt checkpoint")
-    parser.add_argument("files", nargs="+", help="audio files (WAV, FLAC, …; any rate, any channels)")
-    parser.add_argument("--top", type=int, default=3, help="how many labels per file (default 3)")
-    parser.add_argument("--json", action="store_true", help="one JSON object per file")
-    parser.add_argument("--int8", action="store_true", help="use the export folder's model.int8.onnx")
-    parser.add_argument(
-        "--skip-bad-files",
-        action="store_true",
-        help="skip silent or unreadable files (as data.skip_bad_files)",
-    )
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
     with user_errors_as_one_line():
         spotter = load_spotter(args.model, "model.int8.onnx" if args.int8 else "model.onnx")
         results, skipped = predict_files(spotter, args.files, max(1, args.top), args.skip_bad_files)
@@ -44,6 +33,21 @@ def main(argv: list[str] | None = None) -> None:
         ranked = "  ".join(f"{label} {prob:.3f}" for label, prob in result["top"])
         note = f"  ({'; '.join(result['notes'])})" if result["notes"] else ""
         print(f"{result['file']}: {ranked}{note}")
+
+
+def _parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="kws-predict", description=__doc__.splitlines()[0])
+    parser.add_argument("model", help="export folder (model.json + model.onnx) or a .ckpt checkpoint")
+    parser.add_argument("files", nargs="+", help="audio files (WAV, FLAC, …; any rate, any channels)")
+    parser.add_argument("--top", type=int, default=3, help="how many labels per file (default 3)")
+    parser.add_argument("--json", action="store_true", help="one JSON object per file")
+    parser.add_argument("--int8", action="store_true", help="use the export folder's model.int8.onnx")
+    parser.add_argument(
+        "--skip-bad-files",
+        action="store_true",
+        help="skip silent or unreadable files (as data.skip_bad_files)",
+    )
+    return parser
 
 
 if __name__ == "__main__":

@@ -13,16 +13,20 @@ from kws.evaluation.run_figure import draw, read_run
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = ArgumentParser(prog="kws-report", description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path, help="a kws-train run directory (holds tensorboard/)")
-    parser.add_argument("--out", type=Path, help="the PNG to write (default <run_dir>/report.png)")
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
     with user_errors_as_one_line():
         run = read_run(args.run_dir)
     out = args.out or args.run_dir / "report.png"
     with user_errors_as_one_line():
         atomic.save_figure(draw(run, str(args.run_dir)), out, dpi=100)
     print(f"report: {out}")
+
+
+def _parser() -> ArgumentParser:
+    parser = ArgumentParser(prog="kws-report", description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", type=Path, help="a kws-train run directory (holds tensorboard/)")
+    parser.add_argument("--out", type=Path, help="the PNG to write (default <run_dir>/report.png)")
+    return parser
 
 
 if __name__ == "__main__":
