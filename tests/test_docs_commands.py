@@ -114,5 +114,5 @@ def test_a_shortened_override_fails_and_a_continued_line_is_read_whole(tmp_path)
     with pytest.raises(Exception, match="speed_max"):
         test_each_hydra_command_in_the_docs_composes("x.md", "kws-train", ["speed_max=1.1"], tmp_path)
     detection = [args for page, name, args in HYDRA if page == "docs/results-detection.md"]
-    assert ["--multirun", "experiment=detection", "data.root=x"] == detection[0][:3]
+    assert detection[0][:3] == ["--multirun", "experiment=detection", "data.root=x"]
     assert "hydra.sweep.dir=outputs/seeds/detection" in detection[0]  # after the line's backslash
