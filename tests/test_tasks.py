@@ -81,3 +81,19 @@ def test_data_configs_define_the_tasks(tmp_path, data, labels):
     assert len(dm.labels) == labels
     if data == "speech_commands_12":
         assert dm.labels[:2] == ["_silence_", "_unknown_"] and "yes" in dm.labels and "off" in dm.labels
+
+
+def test_detection_takes_the_roots_word_folders_unless_words_are_named(root, tmp_path):
+    overrides = ["data=detection", f"data.root={root}", f"data.cache_dir={tmp_path / 'cache'}"]
+    cfg = compose_config("train", tmp_path, [*overrides, "data.synth_unknowns=0"])
+    dm = build_datamodule(cfg.data)
+    dm.prepare_data()
+    assert dm.labels == ["_silence_", "_unknown_", "down", "left", "no", "up", "yes"]
+
+
+def test_words_the_root_lacks_are_one_error_naming_the_key_and_the_roots_words(root, tmp_path):
+    cfg = compose_config(
+        "train", tmp_path, ["data=speech_commands", f"data.root={root}", f"data.cache_dir={tmp_path}"]
+    )
+    with pytest.raises(DataError, match=r"'data\.words=\[down,left,no,up,yes\]', or data\.words=null"):
+        build_datamodule(cfg.data).prepare_data()

@@ -6,14 +6,21 @@ which only write the layout, start without it.
 """
 
 import logging
+import shutil
+import tarfile
+import tempfile
+import urllib.error
+import zlib
 from pathlib import Path
 
+from kws import atomic
 from kws.errors import DataError
 
 log = logging.getLogger(__name__)
 
 ARCHIVE_FOLDER = "SpeechCommands"
 VERSION = "speech_commands_v0.02"
+URL = f"http://download.tensorflow.org/data/{VERSION}.tar.gz"  # what torchaudio fetches for VERSION
 DATASET_DIR = Path(ARCHIVE_FOLDER) / VERSION  # under a data root
 # the official split lists; training is every clip on neither
 LIST_FILES = {"validation": "validation_list.txt", "testing": "testing_list.txt"}
@@ -37,11 +44,57 @@ def clip_name(word: str, speaker: str, repetition: int) -> str:
 
 
 def download(root: str | Path) -> None:
-    """Fetch and unpack Speech Commands v0.02 (2.3 GB) through torchaudio; a no-op once it is there."""
+    """Fetch and unpack Speech Commands v0.02 (2.3 GB) through torchaudio; a no-op once it is there.
+
+    Both happen in a hidden folder under the root, and the data set folder is moved into place only once
+    unpacked and checked: a failed download (no network, an archive cut short) leaves nothing behind that
+    would stop the next one, and is one DataError naming the URL, the cause and how to fetch it by hand.
+    """
     from torchaudio.datasets import SPEECHCOMMANDS
 
-    Path(root).mkdir(parents=True, exist_ok=True)
-    SPEECHCOMMANDS(root, url=VERSION, folder_in_archive=ARCHIVE_FOLDER, download=True)
+    target = dataset_dir(root)
+    if target.is_dir():
+        return
+    try:
+        Path(root).mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".download-", dir=root))
+    except OSError as err:
+        raise atomic.write_error(Path(root), err) from None
+    try:
+        try:
+            SPEECHCOMMANDS(staging, url=VERSION, folder_in_archive=ARCHIVE_FOLDER, download=True)
+            check_layout(staging)
+        except DOWNLOAD_FAILURES as err:
+            raise DataError(_download_failure(root, err)) from None
+        target.parent.mkdir(exist_ok=True)
+        atomic.move_into_place(dataset_dir(staging), target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+# What fetching and unpacking raise: network and disk (OSError, URLError among them), an archive cut short
+# or damaged (EOFError, TarError, zlib.error), torch.hub's checksum mismatch (RuntimeError), a wrong layout.
+DOWNLOAD_FAILURES = (OSError, EOFError, RuntimeError, tarfile.TarError, zlib.error, DataError)
+
+
+def _download_failure(root: str | Path, err: Exception) -> str:
+    folder = dataset_dir(root)
+    return (
+        f"cannot download Speech Commands from {URL}: {_failure_cause(err)}; nothing of it is left under "
+        f"{root}. Without network, fetch that file by hand and unpack it with `mkdir -p {folder} && "
+        f"tar -xzf {VERSION}.tar.gz -C {folder}` (the word folders, {BACKGROUND_DIR}/, "
+        f"{', '.join(LIST_FILES.values())} directly in it), then run with data.download=false"
+    )
+
+
+def _failure_cause(err: Exception) -> str:
+    if isinstance(err, urllib.error.URLError):
+        return str(err.reason)  # the resolver's or server's own words, without urlopen's wrapping
+    if isinstance(err, (EOFError, tarfile.TarError, zlib.error)):
+        return f"the archive is cut short or damaged ({err or type(err).__name__})"
+    if isinstance(err, DataError):
+        return f"the archive does not unpack into the Speech Commands layout ({err})"
+    return str(err) or type(err).__name__
 
 
 def check_layout(root: str | Path) -> Path:

@@ -40,7 +40,11 @@ class Task:
         known = [ClipSource(str(path), index[word]) for path, word in files if word in self.words]
         missing = sorted(set(self.words) - {word for _, word in files})
         if missing:
-            raise DataError(f"data.words: {', '.join(missing)} have no clips in the {subset} split of {root}")
+            raise DataError(
+                f"data.words: {', '.join(missing)} have no clips in the {subset} split of {root}; name words "
+                f"it has, e.g. 'data.words=[{','.join(sorted({word for _, word in files}))}]', or "
+                "data.words=null for all its word folders"
+            )
         rng = np.random.default_rng([self.seed, SUBSET_STREAM[subset]])
         extra = []
         if self.unknown_fraction > 0:
