@@ -110,6 +110,31 @@ def _seconds_per_call(run: Runner, batch: np.ndarray, calls: int) -> float:
     return statistics.median(timings)
 
 
+def measure(
+    variants: dict[str, Runner],
+    single: np.ndarray,
+    batch: np.ndarray,
+    rounds: int,
+    latency_runs: int,
+    throughput_runs: int,
+) -> dict[str, dict[str, float]]:
+    """Per variant: median ms per clip at batch 1 and median clips/s on `batch`, in interleaved rounds."""
+    latency = {name: [] for name in variants}
+    throughput = {name: [] for name in variants}
+    for round_index in range(rounds):
+        order = list(variants) if round_index % 2 == 0 else list(variants)[::-1]
+        for name in order:
+            latency[name].append(_seconds_per_call(variants[name], single, latency_runs // rounds))
+            throughput[name].append(len(batch) / _seconds_per_call(variants[name], batch, throughput_runs))
+    return {
+        name: {
+            "ms_per_clip": round(statistics.median(latency[name]) * 1e3, 3),
+            "clips_per_s": round(statistics.median(throughput[name]), 1),
+        }
+        for name in variants
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -137,23 +162,7 @@ def main() -> None:
     batch = (rng.standard_normal((256, clip_samples)) * 0.1).astype(np.float32)
     variants = _variants(args.export, args.ckpt)
     network = _network(args.export, args.ckpt)
-    latency = {name: [] for name in variants}
-    throughput = {name: [] for name in variants}
-    for round_index in range(args.rounds):
-        order = list(variants) if round_index % 2 == 0 else list(variants)[::-1]
-        for name in order:
-            latency[name].append(_seconds_per_call(variants[name], single, args.latency_runs // args.rounds))
-            throughput[name].append(
-                len(batch) / _seconds_per_call(variants[name], batch, args.throughput_runs)
-            )
-
-    result = {
-        name: {
-            "ms_per_clip": round(statistics.median(latency[name]) * 1e3, 3),
-            "clips_per_s": round(statistics.median(throughput[name]), 1),
-        }
-        for name in variants
-    }
+    result = measure(variants, single, batch, args.rounds, args.latency_runs, args.throughput_runs)
     base = result["pytorch_eager"]
     print(f"one CPU thread, clips of {clip_samples} samples ({clip_seconds:.2f} s)")
     header = ("variant", "ms/clip", "ms/1s scaled", "speed-up", "clips/s @256", "speed-up")

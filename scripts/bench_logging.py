@@ -60,6 +60,37 @@ def seconds_per_epoch(variant: str, module: KWSModule, datamodule: KWSDataModule
         return (time.perf_counter() - started) / epochs
 
 
+def measure(root: str, epochs: int, rounds: int) -> dict[str, list[float]]:
+    """Seconds per epoch of every variant, one figure per round, rounds in alternating order."""
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("train", overrides=["model=cnn", f"data.root={root}", "paths.output_dir=unused"])
+    datamodule = build_datamodule(cfg.data)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    torch.manual_seed(0)
+    module = build_module(cfg, datamodule)
+    times: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
+    for round_index in range(rounds):
+        order = VARIANTS if round_index % 2 == 0 else VARIANTS[::-1]
+        for variant in order:
+            times[variant].append(seconds_per_epoch(variant, module, datamodule, epochs))
+    return times
+
+
+def summary(times: dict[str, list[float]]) -> dict[str, dict[str, float]]:
+    """Per variant: the median seconds per epoch, and its overhead and ratio against bare's median."""
+    bare = statistics.median(times["bare"])
+    result = {}
+    for variant, seconds in times.items():
+        median = statistics.median(seconds)
+        result[variant] = {
+            "s_per_epoch": round(median, 3),
+            "overhead_s": round(median - bare, 3),
+            "ratio": round(median / bare, 3),
+        }
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -69,28 +100,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--json-out", type=Path, metavar="PATH", help="also write the table as data here")
     args = parser.parse_args()
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        cfg = compose("train", overrides=["model=cnn", f"data.root={args.root}", "paths.output_dir=unused"])
-    datamodule = build_datamodule(cfg.data)
-    datamodule.prepare_data()
-    datamodule.setup("fit")
-    torch.manual_seed(0)
-    module = build_module(cfg, datamodule)
-    times: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
-    for round_index in range(args.rounds):
-        order = VARIANTS if round_index % 2 == 0 else VARIANTS[::-1]
-        for variant in order:
-            times[variant].append(seconds_per_epoch(variant, module, datamodule, args.epochs))
-    bare = statistics.median(times["bare"])
-    result = {}
-    for variant in VARIANTS:
-        median = statistics.median(times[variant])
-        result[variant] = {
-            "s_per_epoch": round(median, 3),
-            "overhead_s": round(median - bare, 3),
-            "ratio": round(median / bare, 3),
-        }
-        print(f"{variant:10s} {median:6.2f} s/epoch  {median - bare:+6.2f} s  ({median / bare:.3f}x bare)")
+    result = summary(measure(args.root, args.epochs, args.rounds))
+    for variant, r in result.items():
+        overhead = f"{r['overhead_s']:+6.2f} s  ({r['ratio']:.3f}x bare)"
+        print(f"{variant:10s} {r['s_per_epoch']:6.2f} s/epoch  {overhead}")
     print(json.dumps(result))
     if args.json_out:
         from results_doc import write_result  # scripts/, on sys.path when the script runs

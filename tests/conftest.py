@@ -1,6 +1,7 @@
 """Shared fixtures: tiny data sets in the Speech Commands layout and the real Hydra config, shrunk."""
 
 import hashlib
+import importlib
 import os
 import shutil
 from pathlib import Path
@@ -83,6 +84,14 @@ def tiny_synth_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
         root, default_config(words=["yes", "no", "up", "down"], speakers=20, background_seconds=5.0)
     )
     return root
+
+
+@pytest.fixture
+def script_module(monkeypatch: pytest.MonkeyPatch):
+    """Imports a scripts/ file as a module, so a test can call its functions and patch them; scripts/ goes on
+    sys.path as `python scripts/x.py` puts it, for the neighbours the scripts import."""
+    monkeypatch.syspath_prepend(str(REPO / "scripts"))
+    return importlib.import_module
 
 
 def compose_config(name: str, tmp_path: Path, overrides: list[str]) -> DictConfig:
