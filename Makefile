@@ -10,7 +10,7 @@ RUN_DIR ?= outputs/train/make_$(shell date +%Y-%m-%d_%H-%M-%S)
 EXPERIMENT ?= offline_embedding
 TRAIN_ARGS ?=
 
-.PHONY: install lock data train test test-fast lint format docs clean
+.PHONY: install lock data train test test-fast check-lowest lint format docs clean
 
 # The environment is exactly requirements.lock (every package, exact version, hashes), so a release
 # elsewhere never changes what `make train` and `make test` install; pyproject.toml keeps the ranges
@@ -67,6 +67,11 @@ test: install
 
 test-fast: install
 	$(PYTEST) -m "not slow"
+
+# pyproject.toml's lower bounds are true: the lowest versions they allow, in a fresh environment of their
+# own (a temporary folder, not .venv), install, import and train, evaluate and export a tiny model.
+check-lowest: install
+	UV=$(BIN)/uv scripts/check_lowest_versions.sh
 
 lint: install
 	$(BIN)/ruff check kws tests scripts
