@@ -90,3 +90,17 @@ def test_a_run_records_its_precision_validates_in_fp32_and_trains_channels_last(
         ]
     clips = len(objects["datamodule"].split("testing").labels)
     assert float(sum(losses)) / clips == pytest.approx(metrics["test/loss"], rel=1e-5)
+
+
+@pytest.mark.parametrize(("clip", "fused"), [(None, True), (1.0, False)])
+def test_adamw_steps_fused_unless_gradients_are_clipped_under_mixed_precision(root, tmp_path, clip, fused):
+    """A fused AdamW unscales its own gradients, which Lightning's bf16-mixed clipping refuses: the default
+    optimizer is fused, and a run with trainer.gradient_clip_val still trains (unfused)."""
+    overrides = [
+        "trainer.max_epochs=1",
+        "trainer.precision=bf16-mixed",
+        f"trainer.gradient_clip_val={clip or 'null'}",
+    ]
+    _, objects = _train(root, tmp_path, *overrides, "test=false")
+    optimizer = objects["trainer"].optimizers[0]
+    assert type(optimizer).__name__ == "AdamW" and optimizer.defaults["fused"] is fused

@@ -158,7 +158,12 @@ class KWSModule(L.LightningModule):
         self._step(batch, "test")
 
     def configure_optimizers(self) -> Any:
-        optimizer = hydra.utils.instantiate(self.hparams.optimizer)(self.parameters())
+        settings = dict(self.hparams.optimizer)
+        if settings.get("fused") and self.trainer.gradient_clip_val:
+            # Lightning's mixed-precision plugins refuse to clip the gradients of an optimizer that unscales
+            # them itself, as fused ones do: clipping wins over the faster step.
+            settings["fused"] = False
+        optimizer = hydra.utils.instantiate(settings)(self.parameters())
         total_steps = self.trainer.estimated_stepping_batches
         if not self.hparams.scheduler or math.isinf(
             total_steps
