@@ -10,6 +10,7 @@ import time
 from types import SimpleNamespace
 
 import lightning as L
+import pytest
 
 from tests.conftest import REPO
 
@@ -123,7 +124,11 @@ def test_bench_train_reports_a_loop_slowed_twice_as_much_at_half_the_speed(
     monkeypatch.chdir(tmp_path)
     args = SimpleNamespace(root=tiny_synth_root, batch_size=16, epochs=1, seed=0)
     result = bench.summary(bench.compare("cnn", args), epochs=1)
-    assert result["baseline_epoch_s"] >= 2 * SLEEP_S and SLEEP_S <= result["kws_epoch_s"] < 2 * SLEEP_S
-    assert 1.4 < result["speedup"] < 2.1
+    # The real work of one tiny epoch is well under SLEEP_S a side: a clock holding the other side's delay
+    # too lands outside its bounds. The ratio itself is not bounded above: the baseline's own work (decoding
+    # every file) may outweigh kws's by more than the delays' 2:1.
+    baseline_s, kws_s = result["baseline_epoch_s"], result["kws_epoch_s"]
+    assert 2 * SLEEP_S <= baseline_s < 3 * SLEEP_S and SLEEP_S <= kws_s < 2 * SLEEP_S
+    assert result["speedup"] == pytest.approx(baseline_s / kws_s, abs=0.02) and result["speedup"] > 1.4
     clips_per_s = result["kws_train_clips_per_s"] / result["baseline_train_clips_per_s"]
-    assert 1.4 < clips_per_s < 2.1
+    assert clips_per_s > 1.4
