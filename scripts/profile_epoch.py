@@ -7,11 +7,11 @@
 
 It builds the data module and LightningModule exactly as kws-train does (same config, cache, batches),
 then runs training batches by hand, timing each phase: batch delivery, waveform augmentation (shift,
-noise, speed), log-mel front-end, SpecAugment, classifier forward, loss, backward, optimiser step; then one
-validation pass. Lightning's own share (hooks, metric objects, logging, best.ckpt) is the difference
-between that and epochs 2 and 3 of a real `train()` of the same config (the first has one-off set-up),
-timed in the same process as scripts/bench_train.py times kws's epochs. Times are the
-median per batch over --batches batches (after --warmup), scaled to the epoch's number of batches.
+noise, speed), log-mel front-end, SpecAugment, classifier forward, loss, backward, the configured
+optimiser's step; then one validation pass. Lightning's own share (hooks, metric objects, logging,
+best.ckpt) is the difference between that and epochs 2 and 3 of a real `train()` of the same config (the
+first has one-off set-up), timed in the same process as scripts/bench_train.py times kws's epochs. Times
+are the median per batch over --batches batches (after --warmup), scaled to the epoch's number of batches.
 """
 
 import argparse
@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from bench_train import REAL8, EpochClock, kws_config  # scripts/, beside this file
+from hydra.utils import instantiate
 from tutorial_loop import Run
 
 from kws.commands.train import build_datamodule, build_module, train
@@ -45,10 +46,9 @@ def _endless(loader):
         yield from loader
 
 
-def profile_steps(module, loader, batches: int, warmup: int, precision: str) -> dict[str, float]:
+def profile_steps(module, optimizer, loader, batches: int, warmup: int, precision: str) -> dict[str, float]:
     """Median seconds per batch of each phase of a training step."""
     network = module.network
-    optimizer = torch.optim.AdamW(module.parameters(), lr=1e-3)
     module.train()
     times: dict[str, list[float]] = {phase: [] for phase in PHASES}
     iterator = _endless(loader)
@@ -102,7 +102,8 @@ def profile(args: argparse.Namespace, settings: list[str]) -> dict:
         precision = resolve_precision(cfg.trainer.precision, cfg.trainer.accelerator)
         module.waveform_augment.set_noise(datamodule.background_noise())
         train_loader, val_loader = datamodule.train_dataloader(), datamodule.val_dataloader()
-        per_batch = profile_steps(module, train_loader, args.batches, args.warmup, precision)
+        optimizer = instantiate(cfg.optimizer)(module.parameters())  # kws-train's: fused AdamW by default
+        per_batch = profile_steps(module, optimizer, train_loader, args.batches, args.warmup, precision)
         validation_s = time_validation(module, val_loader)
         run = Run()
         _, objects = train(cfg, callbacks=[EpochClock(run, time.perf_counter(), lambda: None)])
