@@ -153,7 +153,7 @@ def read_audio(path: str | Path | BinaryIO, sample_rate: int) -> tuple[np.ndarra
     mono file at that rate comes back sample for sample as the training cache reads it); plus notes on
     what was converted. `path` may be an open binary file (kws-demo's uploads, read in memory; errors name
     its `name`)."""
-    name = getattr(path, "name", path)
+    name = getattr(path, "name", "the audio") if hasattr(path, "read") else path
     try:
         audio, rate = sf.read(path if hasattr(path, "read") else str(path), dtype="float64", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError) as err:
