@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
+from kws.ship import benchmark_streams as streams
 from kws.ship.detector import LOUD_PERCENTILE, Firing, detect, fire, settings_for, window_rms
 from kws.ship.listener import Listener
 from kws.ship.runtime import load_spotter
-from kws.ship import benchmark_streams as streams
 from tests.test_detect import WORDS, exported_model, fake_spotter, long_recording  # noqa: F401 (a fixture)
 
 
@@ -66,7 +66,10 @@ def test_a_model_without_a_streaming_form_is_scored_window_by_window():
     assert found == detect(audio, spotter, hop_s=0.1, smooth=3, threshold=0.8)
 
 
-def test_the_exported_model_pushed_in_pieces_detects_what_kws_detect_does(exported_model, tiny_synth_root):
+def test_the_exported_model_pushed_in_pieces_detects_what_kws_detect_does(
+    exported_model,  # noqa: F811 (the fixture imported from tests.test_detect)
+    tiny_synth_root,
+):
     spotter = load_spotter(exported_model)
     settings = settings_for(spotter, {})
     audio, truth = long_recording(tiny_synth_root)
@@ -85,8 +88,10 @@ def test_the_exported_model_pushed_in_pieces_detects_what_kws_detect_does(export
     assert sum(len(h.times) for h in heard) == int(np.ceil(len(waveform) / hop))
 
 
-
-def test_the_live_gate_finds_what_kws_detect_finds_when_silence_comes_first(exported_model, tiny_synth_root):
+def test_the_live_gate_finds_what_kws_detect_finds_when_silence_comes_first(
+    exported_model,  # noqa: F811 (the fixture imported from tests.test_detect)
+    tiny_synth_root,
+):
     """What kws-demo's browser test plays as the microphone (tests/test_demo_browser.py)."""
     spotter = load_spotter(exported_model)
     settings = settings_for(spotter, {})

@@ -1,0 +1,105 @@
+"""kws-demo in a real browser: Debian's headless Chromium plays a recording of planted keywords as its
+microphone; the page must list kws-detect's detections on that recording (labels equal, times within one
+hop). A dropped file must show kws-detect's detections on it; a refused microphone, its message; a server
+that goes away, its message. Skips without chromium and chromedriver, except with KWS_REQUIRE_BROWSER=1
+(CI: .ci/run installs them)."""
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+from scipy.signal import resample_poly
+
+from kws.ship.detector import ABSOLUTE_FLOOR_DBFS
+from tests.test_detect import exported_model  # noqa: F401 (a fixture)
+from tests.test_listener import planted_recording
+
+pytestmark = pytest.mark.slow
+STATUS = "document.getElementById('status')"  # where the page says what is wrong
+
+
+@pytest.fixture
+def browser(script_module):
+    missing = [name for name in ("chromium", "chromedriver") if not shutil.which(name)]
+    if importlib.util.find_spec("selenium") is None:
+        missing.append("selenium (the dev extra)")
+    if missing:
+        reason = (
+            f"kws-demo's browser test needs {', '.join(missing)} (apt-get install chromium chromium-driver)"
+        )
+        if os.environ.get("KWS_REQUIRE_BROWSER") == "1":
+            pytest.fail(reason + "; KWS_REQUIRE_BROWSER=1 is set")
+        pytest.skip(reason)
+    return script_module("demo_screenshot")
+
+
+def kws_detect(model, wav) -> list[dict]:
+    out = subprocess.run(
+        [sys.executable, "-m", "kws.commands.detect", str(model), str(wav), "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_the_page_hears_the_microphone_and_a_dropped_file_as_kws_detect_does(
+    browser,
+    exported_model,  # noqa: F811 (the fixture imported from tests.test_detect)
+    tiny_synth_root,
+    tmp_path,
+):
+    audio, truth = planted_recording(tiny_synth_root)
+    microphone = tmp_path / "planted.wav"
+    sf.write(microphone, audio, 16000, subtype="PCM_16")
+    dropped = tmp_path / "planted_44k_stereo.wav"  # any rate, any channels, as kws-detect reads them
+    resampled = resample_poly(audio / 32768, 441, 160)
+    sf.write(dropped, np.column_stack([resampled, -resampled]), 44100, subtype="PCM_16")
+    expected = kws_detect(exported_model, microphone)
+    assert len(expected) >= 0.9 * len(truth)
+    hop = (
+        json.loads((exported_model / "model.json").read_text()).get("streaming", {}).get("default_hop_s")
+        or 0.1
+    )
+    seconds = len(audio) / 16000
+
+    server, url = browser.start_demo(exported_model)
+    driver = refusing = None
+    try:
+        driver = browser.chromium(microphone)
+        heard = browser.listen(driver, url, seconds + 1.0)
+        on_timeline = browser.drop(driver, dropped)
+        refusing = browser.chromium(microphone, allow=False)  # --deny-permission-prompts
+        refusing.get(url.replace("127.0.0.1", "localhost"))
+        browser.wait_for(refusing, "document.querySelectorAll('#bars .bar').length")
+        refusing.find_element("id", "start").click()
+        refused = browser.wait_for(refusing, f"{STATUS}.className === 'error' && {STATUS}.textContent")
+        server.terminate()  # the first page is still listening: it must say the server went away
+        server.wait(10)
+        gone = browser.wait_for(driver, f"{STATUS}.textContent.includes('closed')")
+    finally:
+        for browser_window in (driver, refusing):
+            if browser_window is not None:
+                browser_window.quit()
+        server.kill()
+        server.wait()
+
+    # The page's clock starts when its stream does, a little after Chromium starts playing the file:
+    # align the two by the first sound, and keep the first pass (Chromium loops the file).
+    first_in_file = np.flatnonzero(np.abs(audio) >= 32768 * 10 ** (ABSOLUTE_FLOOR_DBFS / 20))[0] / 16000
+    offset = heard["first_sound_s"] - first_in_file
+    live = [d for d in heard["detections"] if d["time"] - offset < seconds]
+    print(f"offset {offset:.3f} s; live {live}; kws-detect {expected}")
+    assert [d["label"] for d in live] == [d["label"] for d in expected]
+    assert all(abs(d["time"] - offset - e["time"]) <= hop for d, e in zip(live, expected, strict=True))
+
+    assert on_timeline == [
+        {"label": d["label"], "time": d["time"]} for d in kws_detect(exported_model, dropped)
+    ]
+    assert gone and "microphone permission was refused" in refused
