@@ -104,3 +104,11 @@ def test_the_live_gate_finds_what_kws_detect_finds_when_silence_comes_first(
     assert len(expected) >= 0.9 * len(truth)
     assert [(d.label, d.time) for d in found] == [(d.label, d.time) for d in expected]
     assert live.first_sound_s == np.flatnonzero(np.abs(waveform) >= 10 ** (-70 / 20))[0] / 16000
+
+
+def test_the_real_time_benchmark_runs(exported_model, script_module, capsys):  # noqa: F811
+    """scripts/bench_demo.py: prints the real-time factor of kws-demo's inference on one thread (a
+    figure, not a timed assertion: CI machines are shared)."""
+    result = script_module("bench_demo").measure(exported_model, seconds=5.0)
+    assert result["streaming"] and result["audio_s"] == 4.9 and result["real_time_factor"] > 0
+    print(result)
