@@ -5,7 +5,8 @@
 Needs Debian's chromium and chromium-driver (`apt-get install chromium chromium-driver`) and Selenium (the
 dev extra). Starts `kws-demo MODEL --port 0`, opens its page with Chromium's fake microphone playing WAV
 (16-bit PCM; Chromium loops it), listens for the recording's length, drops the same file on the page and
-writes the PNG. tests/test_demo_browser.py drives the page with the same functions.
+writes the PNG while the looping recording lights a keyword's bar. tests/test_demo_browser.py drives the
+page with the same functions.
 """
 
 import argparse
@@ -37,7 +38,7 @@ def start_demo(model: Path, *flags: str) -> tuple[subprocess.Popen, str]:
     return process, line.split("open ")[1].split()[0]
 
 
-def chromium(microphone: Path | None = None, allow: bool = True, size: str = "1000,1150"):
+def chromium(microphone: Path | None = None, allow: bool = True, size: str = "1000,940"):
     """Headless Chromium under chromedriver. `microphone`: a WAV its fake microphone plays (in a loop);
     `allow`: the permission prompt is accepted (--use-fake-ui-for-media-stream) or refused
     (--deny-permission-prompts)."""
@@ -47,7 +48,8 @@ def chromium(microphone: Path | None = None, allow: bool = True, size: str = "10
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     flags = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", f"--window-size={size}",
+             "--disable-background-networking", "--disable-component-update", "--hide-scrollbars",
+             f"--window-size={size}",
              "--use-fake-device-for-media-stream",
              "--use-fake-ui-for-media-stream" if allow else "--deny-permission-prompts"]  # fmt: skip
     if microphone is not None:
@@ -108,8 +110,8 @@ def main() -> None:
     try:
         listen(driver, url, sf.info(str(args.wav)).duration)
         drop(driver, args.wav)
-        driver.execute_script("document.getElementById('stop').click(); window.scrollTo(0, 0)")
-        driver.execute_script("document.getElementById('status').textContent = ''")
+        # Chromium plays the file again: take the picture while a keyword's bar is over the threshold.
+        wait_for(driver, "document.querySelector('#bars .bar.over')", timeout=30)
         driver.save_screenshot(str(args.out))
     finally:
         driver.quit()
