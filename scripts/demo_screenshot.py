@@ -49,7 +49,7 @@ def chromium(microphone: Path | None = None, allow: bool = True, size: str = "10
     options.binary_location = CHROMIUM
     flags = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--hide-scrollbars",
-             f"--window-size={size}",
+             f"--window-size={size}", "--autoplay-policy=no-user-gesture-required",
              "--use-fake-device-for-media-stream",
              "--use-fake-ui-for-media-stream" if allow else "--deny-permission-prompts"]  # fmt: skip
     if microphone is not None:
@@ -76,7 +76,17 @@ def listen(driver, url: str, seconds: float) -> list[dict]:
     driver.get(url)
     wait_for(driver, "document.querySelectorAll('#bars .bar').length")
     driver.find_element("id", "start").click()
-    wait_for(driver, f"parseFloat(document.getElementById('clock').textContent) >= {seconds}", seconds + 30)
+    try:
+        wait_for(
+            driver, f"parseFloat(document.getElementById('clock').textContent) >= {seconds}", seconds + 30
+        )
+    except TimeoutError as err:
+        page = driver.execute_script(
+            "return {status: document.getElementById('status').textContent, clock:"
+            " document.getElementById('clock').textContent, audio: state.context && state.context.state,"
+            " socket: state.socket && state.socket.readyState}"
+        )
+        raise TimeoutError(f"{err}; the page: {page}") from None
     return driver.execute_script(
         "const list = document.getElementById('detections');"
         "return {first_sound_s: parseFloat(list.dataset.firstSound),"

@@ -74,32 +74,38 @@ async def stream(
         await socket.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too many microphones are streaming")
         return socket
     open_sessions.add(socket)
-    listener, budget = Listener(spotter, **settings), Budget(limits)
-    loop = asyncio.get_running_loop()
     try:
-        async for message in socket:
-            if message.type == WSMsgType.BINARY:
-                problem = budget.charge(len(message.data) / 2 / spotter.sample_rate)
-                if len(message.data) % 2:
-                    problem = "audio must be 16-bit samples (an even number of bytes)"
-                if problem:
-                    await socket.close(code=WSCloseCode.POLICY_VIOLATION, message=problem.encode())
-                    break
-                samples = spotter.preparation.waveform(np.frombuffer(message.data, "<i2"))
-                heard = await loop.run_in_executor(None, listener.push, samples)
-                await socket.send_json(report(heard, listener))
-            elif message.type == WSMsgType.TEXT and _is_stop(message.data):
-                heard = await loop.run_in_executor(None, listener.finish)
-                await socket.send_json(report(heard, listener, final=True))
-                await socket.close()
-                break
-            else:  # text that is not a command; an error (too big: aiohttp has closed it with 1009)
-                if not socket.closed:
-                    await socket.close(code=WSCloseCode.UNSUPPORTED_DATA, message=b"not kws-demo audio")
-                break
+        await _answer(socket, Listener(spotter, **settings), Budget(limits))
+    except ConnectionResetError:  # the page went away while it was being answered
+        pass
     finally:
         open_sessions.discard(socket)
     return socket
+
+
+async def _answer(socket: web.WebSocketResponse, listener: Listener, budget: Budget) -> None:
+    """Each message in turn, until the page stops, breaks a bound or goes."""
+    loop, preparation = asyncio.get_running_loop(), listener.spotter.preparation
+    async for message in socket:
+        if message.type == WSMsgType.BINARY:
+            problem = budget.charge(len(message.data) / 2 / preparation.sample_rate)
+            if len(message.data) % 2:
+                problem = "audio must be 16-bit samples (an even number of bytes)"
+            if problem:
+                await socket.close(code=WSCloseCode.POLICY_VIOLATION, message=problem.encode())
+                return
+            samples = preparation.waveform(np.frombuffer(message.data, "<i2"))
+            heard = await loop.run_in_executor(None, listener.push, samples)
+            await socket.send_json(report(heard, listener))
+        elif message.type == WSMsgType.TEXT and _is_stop(message.data):
+            heard = await loop.run_in_executor(None, listener.finish)
+            await socket.send_json(report(heard, listener, final=True))
+            await socket.close()
+            return
+        else:  # text that is not a command; an error (too big: aiohttp has closed it with 1009)
+            if not socket.closed:
+                await socket.close(code=WSCloseCode.UNSUPPORTED_DATA, message=b"not kws-demo audio")
+            return
 
 
 def _is_stop(text: str) -> bool:

@@ -61,6 +61,14 @@ async function start() {
     say("This browser gives this page no microphone: open it as http://127.0.0.1 or over https.");
     return;
   }
+  const rate = state.model.sample_rate;
+  // Made before anything is awaited, while the click still counts as the user's: browsers start an audio
+  // context made later suspended (autoplay policy).
+  try {
+    state.context = new AudioContext({ sampleRate: rate }); // the browser resamples to the model's rate
+  } catch (err) {
+    state.context = new AudioContext(); // the worklet resamples
+  }
   say("Asking for the microphone…", "info");
   try {
     // The model was trained on recordings without echo cancellation, noise suppression or automatic gain.
@@ -68,15 +76,11 @@ async function start() {
       audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false, channelCount: 1 },
     });
   } catch (err) {
+    stopAudio();
     say(microphoneProblem(err));
     return;
   }
-  const rate = state.model.sample_rate;
-  try {
-    state.context = new AudioContext({ sampleRate: rate }); // the browser resamples to the model's rate
-  } catch (err) {
-    state.context = new AudioContext(); // the worklet resamples
-  }
+  await state.context.resume();
   await state.context.audioWorklet.addModule("/static/worklet.js");
   const source = state.context.createMediaStreamSource(state.media);
   const capture = new AudioWorkletNode(state.context, "kws-capture", {
@@ -105,9 +109,11 @@ async function start() {
   socket.onclose = (event) => {
     const expected = state.stopping;
     stopAudio();
-    if (!expected) {
-      const why = event.reason ? `: ${event.reason}` : "";
-      say(`The connection to kws-demo closed${why}. If the server is gone, start it again and reload.`);
+    if (expected) return;
+    if (event.code === 1006 || event.code === 1001 || !event.reason) {
+      say("The kws-demo server is gone (the connection dropped): start it again and reload this page.");
+    } else {
+      say(`kws-demo closed the connection: ${event.reason}.`); // a bound this page broke, or too many pages
     }
   };
 }
