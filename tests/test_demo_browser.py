@@ -18,6 +18,7 @@ from scipy.signal import resample_poly
 
 from kws.ship.detector import ABSOLUTE_FLOOR_DBFS, detect, settings_for
 from kws.ship.runtime import load_spotter
+from tests.conftest import REPO
 from tests.test_detect import exported_model  # noqa: F401 (a fixture)
 from tests.test_listener import planted_recording
 
@@ -25,19 +26,23 @@ pytestmark = pytest.mark.slow
 STATUS = "document.getElementById('status')"  # where the page says what is wrong
 
 
-@pytest.fixture
-def browser(script_module):
-    missing = [name for name in ("chromium", "chromedriver") if not shutil.which(name)]
-    if importlib.util.find_spec("selenium") is None:
-        missing.append("selenium (the dev extra)")
-    if missing:
-        reason = (
-            f"kws-demo's browser test needs {', '.join(missing)} (apt-get install chromium chromium-driver)"
-        )
-        if os.environ.get("KWS_REQUIRE_BROWSER") == "1":
-            pytest.fail(reason + "; KWS_REQUIRE_BROWSER=1 is set")
-        pytest.skip(reason)
-    return script_module("demo_screenshot")
+MISSING = [name for name in ("chromium", "chromedriver") if not shutil.which(name)]
+if importlib.util.find_spec("selenium") is None:
+    MISSING.append("selenium (the dev extra)")
+NEEDS = f"kws-demo's browser test needs {', '.join(MISSING)} (apt-get install chromium chromium-driver)"
+REQUIRED = os.environ.get("KWS_REQUIRE_BROWSER") == "1"
+if MISSING and not REQUIRED:  # before the fixtures train a model for nothing
+    pytest.skip(NEEDS, allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """scripts/demo_screenshot.py's functions: start kws-demo, start Chromium, listen, drop a file."""
+    if MISSING:
+        pytest.fail(NEEDS + "; KWS_REQUIRE_BROWSER=1 is set")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(REPO / "scripts"))
+        yield importlib.import_module("demo_screenshot")
 
 
 # Above the default 0.6: at 0.6 the tiny test model has a crossing at 0.6007 at the first word's onset,
