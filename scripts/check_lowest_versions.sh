@@ -2,8 +2,8 @@
 # Are pyproject.toml's lower bounds true? Installs the lowest versions its [project] dependencies allow
 # (uv's lowest-direct resolution: each direct dependency at its lower bound, what they pull in at its newest)
 # and kws's wheel into a fresh CPython 3.11 environment, checks every direct dependency got its lower bound,
-# imports every kws module, then runs a tiny kws-synth -> kws-train -> kws-eval -> kws-export -> kws-report
-# and a two-trial search in it.
+# imports every kws module, then runs a tiny kws-synth -> kws-train -> kws-eval -> kws-export -> kws-demo ->
+# kws-report and a two-trial search in it.
 #   scripts/check_lowest_versions.sh          # .ci/run runs it (make check-lowest); ~3 minutes on 2 cores,
 #                                             # plus downloading torch and its CUDA libraries into uv's cache
 #   UV=/path/to/uv scripts/check_lowest_versions.sh   # another uv than .venv's
@@ -68,8 +68,27 @@ tiny=(data.root="$tmp/data" trainer.max_epochs=1 trainer.accelerator=cpu trainer
 "$bin/kws-eval" ckpt_path="$tmp/run/checkpoints/best.ckpt" hydra.run.dir="$tmp/run/eval" accelerator=cpu
 "$bin/kws-export" ckpt_path="$tmp/run/checkpoints/best.ckpt" hydra.run.dir="$tmp/run/export" quantize=static
 test -s "$tmp/run/export/model.onnx" && test -s "$tmp/run/export/model.int8.onnx"
+# kws-demo (aiohttp) on that export: its page, and a second of audio from its own page's origin answered.
+"$py" - "$bin/kws-demo" "$tmp/run/export" <<'EOF'
+import asyncio, json, subprocess, sys
+import aiohttp
+demo = subprocess.Popen([sys.argv[1], sys.argv[2], "--port", "0"], stdout=subprocess.PIPE, text=True)
+async def main(url):
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url) as page:
+            assert page.status == 200, page.status
+        async with session.ws_connect(url + "api/listen", headers={"Origin": url.rstrip("/")}) as socket:
+            await socket.send_bytes(bytes(32000))
+            assert (await socket.receive_json())["type"] == "heard"
+            await socket.send_str(json.dumps({"type": "stop"}))
+            assert (await socket.receive_json())["type"] == "finished"
+try:
+    asyncio.run(main(demo.stdout.readline().split("open ")[1].split()[0]))
+finally:
+    demo.terminate()
+EOF
 "$bin/kws-report" "$tmp/run"
 "$bin/kws-train" hparams_search=optuna hydra.sweeper.n_trials=2 model=embedding hydra.sweep.dir="$tmp/sweep" \
   "${tiny[@]}"
 test -s "$tmp/sweep/optimization_results.yaml"
-echo "check_lowest_versions: the lowest allowed versions install, import, train, evaluate, export (${SECONDS} s)"
+echo "check_lowest_versions: the lowest allowed versions install, import, train, evaluate, export, serve (${SECONDS} s)"

@@ -6,6 +6,7 @@ import sys
 import pytest
 from hydra import compose, initialize_config_dir
 
+from kws.commands.demo import main as demo_main
 from kws.commands.detect import main as detect_main
 from kws.commands.evaluate import main as eval_main
 from kws.commands.export import main as export_main
@@ -66,7 +67,7 @@ def test_another_spelling_is_one_line_naming_the_key_to_use(command, typed, mean
     assert line.startswith("kws: error: ") and f"use {meant}" in line, line
 
 
-@pytest.mark.parametrize("main", [predict_main, detect_main, report_main])
+@pytest.mark.parametrize("main", [predict_main, detect_main, report_main, demo_main])
 def test_argparse_commands_report_bad_arguments_in_the_same_one_line_style(main, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--no-such-option"])

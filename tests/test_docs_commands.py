@@ -9,6 +9,7 @@ import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import IntervalSweep
 
+from kws.commands.demo import _parser as demo_parser
 from kws.commands.detect import _parser as detect_parser
 from kws.commands.detect_eval import _parser as detect_eval_parser
 from kws.commands.predict import _parser as predict_parser
@@ -22,6 +23,7 @@ ARGPARSE_COMMANDS = {
     "kws-detect": detect_parser,
     "kws-detect-eval": detect_eval_parser,
     "kws-report": report_parser,
+    "kws-demo": demo_parser,
 }
 COMMAND = re.compile(r"(?<![\w/.-])(kws-[a-z-]+)(?=\s|$)")
 # A command line starts with the command, perhaps after `VAR=value;` or `for …; do` (not a tree listing).

@@ -41,9 +41,14 @@ LAYERS = {
         ("foundation", "data"),
         "writes a data set in data's layout for any model; never ship",
     ),
+    "demo": (
+        ("kws.demo",),
+        ("foundation", "data", "ship"),
+        "kws-demo's web server: runs ship's detector on a microphone's stream; reads no command line",
+    ),
     "commands": (
         ("kws.commands",),
-        ("foundation", "data", "models", "evaluation", "training", "ship", "synth"),
+        ("foundation", "data", "models", "evaluation", "training", "ship", "synth", "demo"),
         "argument handling and the joining of packages: it imports everything, nothing imports it",
     ),
 }

@@ -74,3 +74,22 @@ def test_installed_scripts_compose_their_config_from_another_directory(installed
         [sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=env
     )
     assert Path(where.stdout.strip()) == target / "kws" / "configs"
+
+
+@pytest.mark.slow
+def test_wheel_ships_kws_demos_page(installed, tmp_path):
+    """kws-demo serves static files from inside the package: they must be in the wheel, and the installed
+    package must find them from another directory."""
+    wheel, target = installed
+    names = set(zipfile.ZipFile(wheel).namelist())
+    in_repo = {f"kws/demo/static/{p.name}" for p in (REPO / "kws" / "demo" / "static").iterdir()}
+    assert {"kws/demo/static/index.html", "kws/demo/static/worklet.js"} <= in_repo <= names
+    probe = "from kws.demo.server import STATIC; print(STATIC)"
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    where = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=env
+    )
+    assert Path(where.stdout.strip()) == target / "kws" / "demo" / "static"
+    assert (target / "kws" / "demo" / "static" / "app.js").is_file() and (
+        target / "bin" / "kws-demo"
+    ).is_file()

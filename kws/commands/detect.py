@@ -63,6 +63,13 @@ def _parser() -> ArgumentParser:
     parser = ArgumentParser(prog="kws-detect", description=__doc__.splitlines()[0])
     parser.add_argument("model", type=Path, help="an export folder (model.json + model.onnx) or a .ckpt")
     parser.add_argument("audio", type=Path, help="the recording to search (any format soundfile reads)")
+    add_detection_options(parser)
+    parser.add_argument("--json", action="store_true", help="one JSON object per detection")
+    return parser
+
+
+def add_detection_options(parser: ArgumentParser) -> None:
+    """--hop, --smooth, --threshold, --refractory, --gate-db: kws-detect's and kws-demo's."""
     calibrated = " (default: model.json's calibrated value if kws-detect-eval --calibrate wrote one, else "
     parser.add_argument(
         "--hop",
@@ -73,8 +80,6 @@ def _parser() -> ArgumentParser:
     parser.add_argument("--threshold", type=float, help="smoothed posterior to fire" + calibrated + "0.6)")
     parser.add_argument("--refractory", type=float, help="seconds of quiet after a detection (1.0)")
     parser.add_argument("--gate-db", type=float, help="dB below the loud windows = silence (35)")
-    parser.add_argument("--json", action="store_true", help="one JSON object per detection")
-    return parser
 
 
 if __name__ == "__main__":

@@ -46,9 +46,13 @@ def loud_enough(rms: np.ndarray, gate_db: float) -> np.ndarray:
     or faint background they do so with high confidence. A window far quieter than the loud parts of
     this same file (relative, so a quiet recording still works) or below an absolute floor is silence.
     """
-    reference = np.percentile(rms, LOUD_PERCENTILE)
-    floor = max(reference * 10 ** (-gate_db / 20), 10 ** (ABSOLUTE_FLOOR_DBFS / 20))
-    return rms >= floor
+    return rms >= gate_floor(float(np.percentile(rms, LOUD_PERCENTILE)), gate_db)
+
+
+def gate_floor(reference_rms: float, gate_db: float) -> float:
+    """The quietest window RMS that counts as sound, given the RMS of "the loud parts" (kws-detect: the
+    file's; kws-demo's live stream: what it has heard so far)."""
+    return max(reference_rms * 10 ** (-gate_db / 20), 10 ** (ABSOLUTE_FLOOR_DBFS / 20))
 
 
 def moving_average(values: np.ndarray, length: int) -> np.ndarray:
@@ -69,14 +73,28 @@ def pick_detections(
     """A crossing of the threshold fires at its peak: the label and time of the highest window before
     the posterior falls below the threshold again (at most PEAK_SPAN_S later); after a detection
     nothing fires for refractory_s seconds."""
+    return scan_crossings(smoothed, labels, times, threshold, refractory_s)[0]
+
+
+def scan_crossings(
+    smoothed: np.ndarray,
+    labels: list[str],
+    times: np.ndarray,
+    threshold: float,
+    refractory_s: float,
+    quiet_until: float = -np.inf,
+    final: bool = True,
+) -> tuple[list[Detection], int, float]:
+    """pick_detections over rows that may continue (`final` False: a stream): also the first row whose
+    crossing is still undecided, because the posterior may rise further in windows not yet computed
+    (len(times) if none), and the time until which nothing fires, to carry into the next call."""
     keyword_columns = [i for i, label in enumerate(labels) if label not in NON_KEYWORDS]
     if not keyword_columns:
-        return []
+        return [], len(times), quiet_until
     keyword_probs = smoothed[:, keyword_columns]
     best, top = np.argmax(keyword_probs, axis=1), np.max(keyword_probs, axis=1)
     above = top >= threshold
     detections: list[Detection] = []
-    quiet_until = -np.inf
     for row in np.flatnonzero(above):  # only these can fire: an hour is 36k windows
         if times[row] < quiet_until:
             continue
@@ -84,11 +102,13 @@ def pick_detections(
         end = row + 1
         while end < len(top) and above[end] and times[end] <= times[row] + PEAK_SPAN_S:
             end += 1
+        if end == len(top) and not final:
+            return detections, int(row), quiet_until
         peak = row + int(np.argmax(top[row:end]))
         label = labels[keyword_columns[best[peak]]]
         detections.append(Detection(round(float(times[peak]), 3), label, round(float(top[peak]), 4)))
-        quiet_until = times[peak] + refractory_s
-    return detections
+        quiet_until = float(times[peak] + refractory_s)
+    return detections, len(times), quiet_until
 
 
 def detect(
@@ -101,7 +121,7 @@ def detect(
     gate_db: float = 35.0,
 ) -> list[Detection]:
     """Keyword detections in float32 mono `audio` at spotter.sample_rate, in time order."""
-    _check_settings(hop_s, smooth, threshold, refractory_s, gate_db)
+    check_settings(hop_s, smooth, threshold, refractory_s, gate_db)
     probs, centres = window_posteriors(audio, spotter, hop_s, gate_db)
     return fire(probs, centres, spotter.labels, smooth, threshold, refractory_s)
 
@@ -137,15 +157,51 @@ def fire(
     probs: np.ndarray, centres: np.ndarray, labels: list[str], smooth: int, threshold: float, quiet_s: float
 ) -> list[Detection]:
     """Smooth over `smooth` windows, fire at `threshold`, then nothing for `quiet_s` seconds."""
-    if len(probs) == 0:
-        return []
-    smoothed = moving_average(probs, smooth)
-    # A smoothed value describes the last `smooth` windows, so it is dated at their middle.
-    span_middles = moving_average(centres[:, None], smooth)[:, 0]
-    return pick_detections(smoothed, labels, span_middles, threshold, quiet_s)
+    return Firing(labels, smooth, threshold, quiet_s).push(probs, centres, final=True)[1]
 
 
-def _check_settings(hop_s: float, smooth: int, threshold: float, refractory_s: float, gate_db: float) -> None:
+class Firing:
+    """fire() fed a few windows at a time, as kws-demo's live stream arrives; fed all of them at once
+    (kws-detect, kws-detect-eval) it is fire(), bit for bit. Holds the moving average's running sums (the
+    last `smooth` of them: the same sums, added in the same order, as over the whole recording) and the
+    windows of a crossing whose peak may still come."""
+
+    def __init__(self, labels: list[str], smooth: int, threshold: float, quiet_s: float) -> None:
+        self.labels, self.smooth, self.threshold, self.quiet_s = list(labels), smooth, threshold, quiet_s
+        self._sums = np.zeros((1, len(labels) + 1))  # running sums of [posteriors, centre], last `smooth`
+        self._windows = 0  # windows pushed so far
+        self._undecided = np.zeros((0, len(labels) + 1))  # smoothed posteriors, span middle
+        self._quiet_until = -np.inf
+
+    def push(
+        self, probs: np.ndarray, centres: np.ndarray, final: bool = False
+    ) -> tuple[np.ndarray, list[Detection]]:
+        """The new windows' smoothed posteriors [windows, labels], and the detections now decided
+        (`final`: no more windows come, so every crossing is)."""
+        rows = np.column_stack([np.asarray(probs).reshape(len(centres), len(self.labels)), centres])
+        sums = np.cumsum(np.vstack([self._sums[-1:], rows]), axis=0)  # as moving_average's cumsum
+        known = np.vstack([self._sums[:-1], sums])  # sums after windows first .. self._windows + len(rows)
+        first = self._windows + 1 - len(self._sums)
+        ends = np.arange(self._windows + 1, self._windows + len(rows) + 1)
+        begins = np.maximum(ends - self.smooth, 0)
+        # A smoothed value describes the last `smooth` windows, so it is dated at their middle.
+        new = (known[ends - first] - known[begins - first]) / (ends - begins)[:, None]
+        self._sums, self._windows = known[-self.smooth :], self._windows + len(rows)
+        pending = np.vstack([self._undecided, new])
+        detections, undecided, self._quiet_until = scan_crossings(
+            pending[:, :-1],
+            self.labels,
+            pending[:, -1],
+            self.threshold,
+            self.quiet_s,
+            self._quiet_until,
+            final,
+        )
+        self._undecided = pending[undecided:]
+        return new[:, :-1], detections
+
+
+def check_settings(hop_s: float, smooth: int, threshold: float, refractory_s: float, gate_db: float) -> None:
     if not hop_s > 0:
         raise KWSError(f"--hop must be a positive number of seconds, got {hop_s}")
     if smooth < 1:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from math import gcd
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
@@ -147,16 +148,18 @@ def _from_checkpoint(ckpt_path: Path) -> Spotter:
     return Spotter(module.preparation, run, str(ckpt_path), stream_at=stream_at, hop_s=hop_s)
 
 
-def read_audio(path: str | Path, sample_rate: int) -> tuple[np.ndarray, list[str]]:
+def read_audio(path: str | Path | BinaryIO, sample_rate: int) -> tuple[np.ndarray, list[str]]:
     """Any file soundfile reads, as int16 mono at `sample_rate` the way a 16-bit file holds it (a 16-bit
     mono file at that rate comes back sample for sample as the training cache reads it); plus notes on
-    what was converted."""
+    what was converted. `path` may be an open binary file (kws-demo's uploads, read in memory; errors name
+    its `name`)."""
+    name = getattr(path, "name", "the audio") if hasattr(path, "read") else path
     try:
-        audio, rate = sf.read(str(path), dtype="float64", always_2d=True)
+        audio, rate = sf.read(path if hasattr(path, "read") else str(path), dtype="float64", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError) as err:
-        raise DataError(f"{path}: cannot read audio ({err})") from None
+        raise DataError(f"{name}: cannot read audio ({err})") from None
     if audio.size == 0:
-        raise DataError(f"{path}: the file holds no samples")
+        raise DataError(f"{name}: the file holds no samples")
     notes = []
     if audio.shape[1] > 1:
         notes.append(f"down-mixed {audio.shape[1]} channels to mono")
