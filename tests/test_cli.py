@@ -67,6 +67,17 @@ def test_another_spelling_is_one_line_naming_the_key_to_use(command, typed, mean
     assert line.startswith("kws: error: ") and f"use {meant}" in line, line
 
 
+@pytest.mark.parametrize("command", ["eval", "export"])
+def test_a_path_hydra_cannot_read_is_one_line_with_the_quoting_it_needs(command, monkeypatch, capsys):
+    path = "outputs/zoo/offline/2_model=cnn,seed=42/checkpoints/best.ckpt"  # a sweep's run folder
+    monkeypatch.setattr(sys, "argv", [f"kws-{command}", f"ckpt_path={path}"])
+    with pytest.raises(SystemExit) as exit_info:
+        HYDRA_COMMANDS[command]()
+    assert exit_info.value.code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"kws: error: ckpt_path={path}: ") and line.endswith(f"ckpt_path='{path}'"), line
+
+
 @pytest.mark.parametrize("main", [predict_main, detect_main, report_main, demo_main])
 def test_argparse_commands_report_bad_arguments_in_the_same_one_line_style(main, capsys):
     with pytest.raises(SystemExit) as exit_info:

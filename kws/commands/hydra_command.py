@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import hydra
-from hydra.errors import HydraException
+from hydra.errors import HydraException, OverrideParseException
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -52,7 +52,12 @@ OmegaConf.register_new_resolver("kws_export_dir", _export_dir, replace=True)
 
 def one_line(err: BaseException, config_name: str) -> str:
     """Hydra's and OmegaConf's multi-line composition errors as one line, naming the key to use for a
-    misspelled or renamed one."""
+    misspelled or renamed one, and the quoting an override's value needs."""
+    if isinstance(err, OverrideParseException) and "=" in err.override:
+        # e.g. a Hydra sweep's run folder, `…/3_model=cnn,seed=42/…`: Hydra reads = and , as grammar.
+        key, _, value = err.override.partition("=")
+        reason = str(err).splitlines()[0]
+        return f"{err.override}: Hydra cannot read this override ({reason}); quote the value: {key}='{value}'"
     texts = [str(err)] + ([str(err.__cause__)] if err.__cause__ else [])
     noise = ("full_key:", "object_type=", "reference_type=", "To append to your config")
     lines = [line.strip() for text in texts for line in text.splitlines()]
