@@ -13,6 +13,8 @@ from kws.ship.streaming import stream_logits
 BATCH_WINDOWS = 256
 LOUD_PERCENTILE = 95  # "the loud parts of the file": robust to a few clicks, unlike the maximum
 ABSOLUTE_FLOOR_DBFS = -70.0  # digital silence and near-silence are never speech, however quiet the file
+# kws-detect's settings unless typed or calibrated (settings_for); detect() and Listener default to them.
+DEFAULTS = {"hop_s": 0.1, "smooth": 3, "threshold": 0.6, "refractory_s": 1.0, "gate_db": 35.0}
 PEAK_SPAN_S = 0.5  # how long a crossing may rise to its peak: the most a detection is reported late
 
 
@@ -114,11 +116,11 @@ def scan_crossings(
 def detect(
     audio: np.ndarray,
     spotter: Spotter,
-    hop_s: float = 0.1,
-    smooth: int = 3,
-    threshold: float = 0.6,
-    refractory_s: float = 1.0,
-    gate_db: float = 35.0,
+    hop_s: float = DEFAULTS["hop_s"],
+    smooth: int = DEFAULTS["smooth"],
+    threshold: float = DEFAULTS["threshold"],
+    refractory_s: float = DEFAULTS["refractory_s"],
+    gate_db: float = DEFAULTS["gate_db"],
 ) -> list[Detection]:
     """Keyword detections in float32 mono `audio` at spotter.sample_rate, in time order."""
     check_settings(hop_s, smooth, threshold, refractory_s, gate_db)
@@ -214,7 +216,6 @@ def check_settings(hop_s: float, smooth: int, threshold: float, refractory_s: fl
         raise KWSError(f"--gate-db must be a positive number of dB, got {gate_db}")
 
 
-DEFAULTS = {"hop_s": 0.1, "smooth": 3, "threshold": 0.6, "refractory_s": 1.0, "gate_db": 35.0}
 _OPTIONS = {"hop_s": "hop", "smooth": "smooth", "threshold": "threshold", "refractory_s": "refractory",
             "gate_db": "gate_db"}  # fmt: skip
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from kws.ship.detector import (
     ABSOLUTE_FLOOR_DBFS,
+    DEFAULTS,
     LOUD_PERCENTILE,
     Detection,
     Firing,
@@ -44,11 +45,11 @@ class Listener:
     def __init__(
         self,
         spotter: Spotter,
-        hop_s: float = 0.1,
-        smooth: int = 3,
-        threshold: float = 0.6,
-        refractory_s: float = 1.0,
-        gate_db: float = 35.0,
+        hop_s: float = DEFAULTS["hop_s"],
+        smooth: int = DEFAULTS["smooth"],
+        threshold: float = DEFAULTS["threshold"],
+        refractory_s: float = DEFAULTS["refractory_s"],
+        gate_db: float = DEFAULTS["gate_db"],
         gate_reference: float | None = None,
         history_s: float = 30.0,
     ) -> None:
