@@ -1,8 +1,9 @@
-"""model=embedding, end to end: augmented clips through the frozen front-end every epoch (what kws-train
+"""model=embedding or model=whisper, end to end: augmented clips through the frozen front-end every epoch (what kws-train
 does), or the front-end once per augmented copy and the head trained on those cached features (what
 openWakeWord does)? Both sides measured here, side by side, on the same batches of random clips:
 
     python scripts/bench_embedding_cache.py [--epochs 10] [--copies 1 2 5 10] [--clips 2816]
+    python scripts/bench_embedding_cache.py --model whisper --clip-samples 24000   # Whisper's encoder
 
 Per batch: kws's waveform augmentation (configs/augment/default.yaml, over a random-noise bank) and the
 front-end (no gradients, fp32, channels-last, as in training), then the head's forward and backward. On
@@ -22,7 +23,7 @@ from omegaconf import OmegaConf
 from kws.config_dir import CONFIG_DIR
 from kws.models.embedding_head import EmbeddingHead
 from kws.models.speech_embedding import SpeechEmbedding
-from kws.models.speech_embedding.network import CHANNELS
+from kws.models.whisper import WhisperEncoder
 from kws.training.augmentation import WaveformAugment
 from kws.training.speed import use_channels_last
 
@@ -37,6 +38,7 @@ def seconds_per_batch(step, repeats: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=["embedding", "whisper"], default="embedding")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--copies", type=int, nargs="+", default=[1, 2, 5, 10])
     parser.add_argument("--clips", type=int, default=2816, help="training clips (real8: 2,809)")
@@ -49,10 +51,12 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.manual_seed(0)
-    frontend = use_channels_last(SpeechEmbedding().eval())  # as kws-train runs it (channels_last: true)
+    # As kws-train runs them: channels_last (a no-op for Whisper's 1-D layers), configs/model/*.yaml's pool.
+    frontend = SpeechEmbedding() if args.model == "embedding" else WhisperEncoder(pool=4)
+    frontend = use_channels_last(frontend.eval())
     augment = WaveformAugment(**OmegaConf.load(CONFIG_DIR / "augment" / "default.yaml").waveform).train()
     augment.set_noise(torch.randn(3 * 16000) * 0.1)
-    head = EmbeddingHead(n_mels=CHANNELS, num_classes=8, head="conv")
+    head = EmbeddingHead(n_mels=frontend.channels, num_classes=8, head="conv")
     optimizer = torch.optim.AdamW(head.parameters())
     waveform = torch.randn(args.batch_size, args.clip_samples) * 0.1
     with torch.no_grad():
