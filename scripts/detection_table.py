@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 from results_doc import table, write_result
-from results_table import command, group_by_everything_but_the_seed, overrides_of, seed_of
+from results_table import command, group_by_everything_but_the_seed, model_name, overrides_of, seed_of
 
 COLUMNS = ("model", "test accuracy", "n", "epochs", "FRR at 0.5 FA/h: validation", "FRR at 0.5 FA/h: test",
            "test at the validation-calibrated setting", "command")  # fmt: skip
@@ -52,7 +52,7 @@ def row(run_dirs: list[Path]) -> dict:
     false_accepts = " / ".join(f"{c['fa_per_hour']:.2f}" for c in calibrated)
     config = yaml.safe_load((run_dirs[0] / "config.yaml").read_text())
     cells = (
-        config["model"]["_target_"].rsplit(".", 1)[-1],
+        model_name(config),
         f"{100 * statistics.mean(m['test/acc'] for m in metrics):.1f} %",
         str(len(run_dirs)),
         str(metrics[0]["epochs"]),

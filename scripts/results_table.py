@@ -35,6 +35,13 @@ TEXT_COLUMNS = ("model", "data", "command")  # left-aligned; the figures are rig
 EPOCH_TIME = re.compile(r"epoch \d+/\d+ .*\| ([\d.]+) s$", re.MULTILINE)
 
 
+def model_name(config: dict) -> str:
+    """The classifier's class, and the pretrained front-end's it sits on (model=embedding, model=whisper)."""
+    name = config["model"]["_target_"].rsplit(".", 1)[-1]
+    frontend = config["model"].get("frontend")
+    return f"{name} over {frontend['_target_'].rsplit('.', 1)[-1]}" if frontend else name
+
+
 def overrides_of(run_dir: Path) -> list[str]:
     overrides_file = run_dir / ".hydra" / "overrides.yaml"
     overrides = yaml.safe_load(overrides_file.read_text()) if overrides_file.is_file() else []
@@ -123,7 +130,7 @@ def row(run_dirs: list[Path], scored_by: str | None = None, val_scored_by: str |
     )
     overrides = [o for o in overrides_of(run_dirs[0]) if not o.startswith("seed=")]
     cells = (
-        config["model"]["_target_"].rsplit(".", 1)[-1],
+        model_name(config),
         _data(config, scores),
         f"{metrics[0]['params']:,}",
         f"{metrics[0]['macs'] / 1e6:.1f} M",
