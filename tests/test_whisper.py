@@ -127,3 +127,18 @@ def test_a_damaged_wheel_file_is_one_line_naming_it(monkeypatch, tmp_path, damag
             WhisperEncoder()
     finally:
         weights.encoder_weights.cache_clear()
+
+
+@pytest.mark.slow
+def test_on_real_speakers_it_beats_the_speech_embedding_at_the_same_small_budget(real8_root, tmp_path):
+    from kws.commands.train import train
+    from tests.conftest import compose_config
+
+    budget = [f"data.root={real8_root}", "trainer.max_epochs=2", "data.train_fraction=0.25", "seed=0",
+              "trainer.accelerator=cpu", "trainer.enable_progress_bar=false"]  # fmt: skip
+    accuracy = {}
+    for model in ("embedding", "whisper"):
+        metrics, _ = train(compose_config("train", tmp_path / model, [f"model={model}", *budget]))
+        accuracy[model] = metrics["test/acc"]
+    assert accuracy["whisper"] >= accuracy["embedding"] + 0.03, accuracy
+    assert accuracy["whisper"] >= 0.93, accuracy

@@ -6,7 +6,7 @@
 Both models take a float32 waveform [batch, clip_samples] in [-1, 1] at the training sample rate
 (features are inside) and return logits [batch, labels]; model.json says how to prepare that input.
 model.stream.onnx is the same network as a streaming step (kws.ship.streaming_step: a hop of audio and
-two states in, logits and the next states out; model.json's "streaming" says how to feed it), which
+its states in, logits and the next states out; model.json's "streaming" says how to feed it), which
 kws-detect and kws-detect-eval run. The models are written to a hidden staging folder and only moved
 into the output folder once ONNX Runtime and TorchScript give the eager network's logits (to parity_atol)
 on clips of the checkpoint's test split, and the streaming model on a recording made of them.
@@ -27,21 +27,24 @@ from kws import __version__, atomic
 from kws.data.datamodule import KWSDataModule
 from kws.data.preparation import Preparation
 from kws.errors import KWSError
-from kws.models.features import LogMel, stft_as_matmul
+from kws.models.features import stft_as_matmul
 from kws.models.speech_embedding import SpeechEmbedding
-from kws.models.speech_embedding.weights import PROVENANCE
+from kws.models.speech_embedding.weights import PROVENANCE as SPEECH_EMBEDDING_PROVENANCE
+from kws.models.whisper import WhisperEncoder
+from kws.models.whisper.weights import PROVENANCE as WHISPER_PROVENANCE
 from kws.ship.detector import DEFAULTS, sliding_windows
 from kws.ship.quantize import accuracy, quantize
 from kws.ship.runtime import onnx_runner
 from kws.ship.streaming import onnx_stream, stream_logits
 from kws.ship.streaming_step import export_onnx as export_stream_onnx
-from kws.ship.streaming_step import natural_hop_samples
+from kws.ship.streaming_step import has_streaming_step, natural_hop_samples
 from kws.training.checkpoint import load_checkpoint
 from kws.training.module import KWSModule
 
 log = logging.getLogger(__name__)
 
 NOISE_BATCH = 3  # unlike the export example's 2 and the test batch: the dynamic batch axis must work
+PRETRAINED_FRONTENDS = {SpeechEmbedding: SPEECH_EMBEDDING_PROVENANCE, WhisperEncoder: WHISPER_PROVENANCE}
 
 
 def _strip_node_metadata(onnx_path: Path) -> None:
@@ -70,7 +73,11 @@ def _sidecar(module: KWSModule, ckpt_path: Path, opset: int) -> dict[str, Any]:
         "checkpoint": str(ckpt_path.resolve()),
         "metrics": json.loads(metrics_file.read_text()) if metrics_file.is_file() else None,
         # Where every weight the files carry comes from: kws's own training, or a packaged third party's.
-        "third_party_weights": [PROVENANCE] if isinstance(module.network.frontend, SpeechEmbedding) else [],
+        "third_party_weights": [
+            provenance
+            for frontend, provenance in PRETRAINED_FRONTENDS.items()
+            if isinstance(module.network.frontend, frontend)
+        ],
     }
 
 
@@ -190,8 +197,8 @@ def _export_stream(
 ) -> dict[str, Any] | None:
     """model.stream.onnx (kws.ship.streaming_step) and its model.json entry, once it gives the eager
     network's logits on every window of a recording made of the parity test clips; None for a model
-    without a log-mel front-end (M5), which kws-detect runs window by window."""
-    if not isinstance(network.frontend, LogMel | SpeechEmbedding):
+    without a front-end (M5), which kws-detect runs window by window."""
+    if not has_streaming_step(network):
         log.info("no streaming model: %s takes the waveform itself", type(network.classifier).__name__)
         return None
     natural = natural_hop_samples(network)

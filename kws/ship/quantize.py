@@ -3,9 +3,9 @@
 static (default): weights and activations int8 (QDQ), activation ranges calibrated on training clips;
 the fastest on CPUs with int8 kernels. dynamic: int8 weights, activation ranges computed per batch at
 run time; no calibration data needed. Only the classifier's Conv/Gemm layers are quantised: the feature
-front-end (STFT, mel matrix, log; the speech embedding's convolutions) stays float32, where rounding
-would distort every feature (static int8 of the embedding cost make train's model 2.3 points: 97.14 ->
-94.86 % on its offline test split).
+front-end (STFT, mel matrix, log; the speech embedding's convolutions; Whisper's encoder) stays float32,
+where rounding would distort every feature (static int8 of the embedding cost make train's model 2.3
+points: 97.14 -> 94.86 % on its offline test split).
 Weights get 7 bits of range (reduce_range): x86 CPUs without VNNI (AVX2, early AVX-512) multiply int8
 pairs with an instruction that adds two products in 16 bits and saturates with full-range weights;
 the default CNN lost 5.4 points that way on an AVX2 CPU (96.00 -> 90.57 %), none with 7 bits.

@@ -139,7 +139,7 @@ def _from_checkpoint(ckpt_path: Path) -> Spotter:
     from kws.ship.streaming_step import can_stream, eager_stream, natural_hop_samples
 
     def stream_at(hop: int) -> object:
-        if not can_stream(network, hop):
+        if not can_stream(network, module.preparation.clip_samples, hop):
             return None
         return eager_stream(network, module.preparation.clip_samples, hop)
 

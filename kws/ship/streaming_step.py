@@ -1,4 +1,5 @@
-"""The streaming step as a PyTorch module: what model.stream.onnx is exported from.
+"""The streaming step as a PyTorch module: what model.stream.onnx is exported from (a log-mel model's
+here; the speech embedding's in kws.ship.embedding_step, Whisper's encoder's in kws.ship.window_step).
 
 A step keeps two things between calls: the last clip_samples of audio (the window) and the mel power of
 the window's interior frames, those whose n_fft samples lie inside it. A hop of h feature frames shifts
@@ -20,8 +21,10 @@ from kws.models import KeywordSpotter
 from kws.models.features import LogMel
 from kws.models.speech_embedding import SpeechEmbedding
 from kws.models.speech_embedding.network import CHUNK_SAMPLES
+from kws.models.whisper import WhisperEncoder
 from kws.ship.embedding_step import EmbeddingStreamingStep
 from kws.ship.streaming import StreamModel
+from kws.ship.window_step import WindowStreamingStep
 
 
 class StreamingStep(nn.Module):
@@ -30,8 +33,8 @@ class StreamingStep(nn.Module):
         frontend = network.frontend
         if not isinstance(frontend, LogMel):
             raise KWSError(
-                "streaming needs a log-mel front-end or the speech embedding; this model takes the waveform "
-                "itself (M5)"
+                "streaming needs a log-mel front-end, the speech embedding or Whisper's encoder; this model "
+                "takes the waveform itself (M5)"
             )
         feature_hop, n_fft = frontend.hop_length, frontend.n_fft
         if hop_samples <= 0 or hop_samples % feature_hop:
@@ -81,23 +84,31 @@ class StreamingStep(nn.Module):
 
 
 def streaming_step(network: KeywordSpotter, clip_samples: int, hop_samples: int) -> nn.Module:
-    """The streaming step of `network`'s front-end (KWSError for a model that has none: M5)."""
+    """The streaming step of `network`'s front-end (KWSError for a model that has none, M5, or for a hop
+    it cannot stream at)."""
     if isinstance(network.frontend, SpeechEmbedding):
         return EmbeddingStreamingStep(network, clip_samples, hop_samples).eval()
+    if isinstance(network.frontend, WhisperEncoder):
+        return WindowStreamingStep(network, clip_samples, hop_samples).eval()
     return StreamingStep(network, clip_samples, hop_samples).eval()
+
+
+def has_streaming_step(network: KeywordSpotter) -> bool:
+    return isinstance(network.frontend, LogMel | SpeechEmbedding | WhisperEncoder)
 
 
 def natural_hop_samples(network: KeywordSpotter) -> int | None:
     """The hop a model streams at unless told otherwise: the speech embedding's 80 ms; None for log-mel
-    models, which take kws-detect's default."""
+    and Whisper models, which take kws-detect's default."""
     return CHUNK_SAMPLES if isinstance(network.frontend, SpeechEmbedding) else None
 
 
-def can_stream(network: KeywordSpotter, hop_samples: int) -> bool:
-    frontend = network.frontend
-    if isinstance(frontend, SpeechEmbedding):
-        return hop_samples % CHUNK_SAMPLES == 0
-    return isinstance(frontend, LogMel) and hop_samples % frontend.hop_length == 0
+def can_stream(network: KeywordSpotter, clip_samples: int, hop_samples: int) -> bool:
+    try:
+        streaming_step(network, clip_samples, hop_samples)
+    except KWSError:
+        return False
+    return True
 
 
 def eager_stream(network: KeywordSpotter, clip_samples: int, hop_samples: int) -> StreamModel:

@@ -46,10 +46,12 @@ class WhisperLogMel(nn.Module):
         basis = torch.cat([torch.cos(angle), -torch.sin(angle)], 1) * window[:, None]
         self.register_buffer("dft", basis.float(), persistent=False)  # [400, 2 × 201]
         self.register_buffer("mel", mel_filters().float(), persistent=False)  # [201, 80]
+        self.n_fft, self.hop = N_FFT, HOP  # attributes: TorchScript reads no globals
 
     def forward(self, waveform: Tensor) -> Tensor:
-        padded = F.pad(waveform.unsqueeze(1), (N_FFT // 2, N_FFT // 2), mode="reflect").squeeze(1)
-        frames = padded.unfold(-1, N_FFT, HOP)[:, :-1]  # Whisper drops the last STFT frame
+        half = self.n_fft // 2
+        padded = F.pad(waveform.unsqueeze(1), (half, half), mode="reflect").squeeze(1)
+        frames = padded.unfold(-1, self.n_fft, self.hop)[:, :-1]  # Whisper drops the last STFT frame
         real, imag = torch.matmul(frames, self.dft).chunk(2, dim=-1)
         log_power = torch.log10(torch.matmul(real * real + imag * imag, self.mel).clamp(min=1e-10))
         floor = log_power.amax(dim=(1, 2), keepdim=True) - 8.0
@@ -72,7 +74,7 @@ class Block(nn.Module):
             t.reshape(batch, steps, self.heads, -1).transpose(1, 2)
             for t in self.qkv(self.attention_norm(x)).chunk(3, dim=-1)
         )
-        attended = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(batch, steps, WIDTH)
+        attended = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(batch, steps, -1)
         x = x + self.out(attended)
         return x + self.mlp(self.mlp_norm(x))
 
