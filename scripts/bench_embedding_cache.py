@@ -1,6 +1,7 @@
-"""model=embedding or model=whisper, end to end: augmented clips through the frozen front-end every epoch (what kws-train
-does), or the front-end once per augmented copy and the head trained on those cached features (what
-openWakeWord does)? Both sides measured here, side by side, on the same batches of random clips:
+"""model=embedding (or model=whisper), end to end: augmented clips through the frozen front-end every
+epoch (what kws-train does), or the front-end once per augmented copy and the head trained on those
+cached features (what openWakeWord does)? Both sides measured here, side by side, on the same batches
+of random clips:
 
     python scripts/bench_embedding_cache.py [--epochs 10] [--copies 1 2 5 10] [--clips 2816]
     python scripts/bench_embedding_cache.py --model whisper --clip-samples 24000   # Whisper's encoder
