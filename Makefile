@@ -6,8 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 DATA_ROOT ?= data/offline_kws
 RUN_DIR ?= outputs/train/make_$(shell date +%Y-%m-%d_%H-%M-%S)
-# configs/experiment/offline_embedding.yaml: the pretrained speech embedding + a small head, 6 epochs
-EXPERIMENT ?= offline_embedding
+# configs/experiment/offline_whisper.yaml: Whisper tiny.en's encoder + a small head, 4 epochs
+EXPERIMENT ?= offline_whisper
 TRAIN_ARGS ?=
 
 .PHONY: install lock data train test test-fast check-lowest lint format docs clean

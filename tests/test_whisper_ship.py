@@ -17,7 +17,7 @@ from kws.commands.predict import main as predict_main
 from kws.commands.train import train
 from kws.errors import KWSError
 from kws.models import build_network
-from kws.models.whisper.weights import PROVENANCE
+from kws.models.whisper.packaged_weights import PROVENANCE
 from kws.ship.detector import (
     DEFAULTS,
     LOUD_PERCENTILE,

@@ -1,6 +1,6 @@
 """Train a keyword spotter, then test its best checkpoint.
 
-    kws-train                                              # a head on the pretrained speech embedding
+    kws-train                                              # a head on Whisper tiny.en's encoder
     kws-train model=cnn                                    # the zoo's own CNN: no third-party weights
     kws-train model=rnn trainer.max_epochs=20 data.batch_size=128
     kws-train data.root=../shared/data/speech_commands_real8

@@ -31,7 +31,7 @@ from kws.models.features import stft_as_matmul
 from kws.models.speech_embedding import SpeechEmbedding
 from kws.models.speech_embedding.weights import PROVENANCE as SPEECH_EMBEDDING_PROVENANCE
 from kws.models.whisper import WhisperEncoder
-from kws.models.whisper.weights import PROVENANCE as WHISPER_PROVENANCE
+from kws.models.whisper.packaged_weights import PROVENANCE as WHISPER_PROVENANCE
 from kws.ship.detector import DEFAULTS, sliding_windows
 from kws.ship.quantize import accuracy, quantize
 from kws.ship.runtime import onnx_runner

