@@ -31,7 +31,9 @@ def encoder() -> WhisperEncoder:
 
 @pytest.fixture(scope="module")
 def reference():
-    return ctranslate2.models.Whisper(str(packaged_weights.model_folder()), device="cpu", compute_type="float32")
+    return ctranslate2.models.Whisper(
+        str(packaged_weights.model_folder()), device="cpu", compute_type="float32"
+    )
 
 
 def _storage(array: torch.Tensor):
@@ -130,7 +132,7 @@ def test_a_damaged_wheel_file_is_one_line_naming_it(monkeypatch, tmp_path, damag
 
 
 @pytest.mark.slow
-def test_on_real_speakers_it_makes_well_under_the_speech_embeddings_errors_at_the_same_small_budget(real8_root, tmp_path):
+def test_on_real_speakers_it_makes_well_under_the_embeddings_errors_at_a_small_budget(real8_root, tmp_path):
     from kws.commands.train import train
     from tests.conftest import compose_config
 
