@@ -3,15 +3,18 @@ output decodes to the same words in ctranslate2's decoder, its log-mel is Whispe
 the installed wheel only, and a missing or damaged file is one line naming it."""
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from hydra import compose, initialize_config_dir
 
 from kws.errors import KWSError
 from kws.models.whisper import WhisperEncoder, packaged_weights
 from kws.models.whisper.encoder import WhisperLogMel
+from tests.conftest import CONFIG_DIR, compose_config
 
 ctranslate2 = pytest.importorskip("ctranslate2", reason="ctranslate2 is in the dev extra")
 
@@ -134,7 +137,6 @@ def test_a_damaged_wheel_file_is_one_line_naming_it(monkeypatch, tmp_path, damag
 @pytest.mark.slow
 def test_on_real_speakers_it_makes_well_under_the_embeddings_errors_at_a_small_budget(real8_root, tmp_path):
     from kws.commands.train import train
-    from tests.conftest import compose_config
 
     budget = [f"data.root={real8_root}", "trainer.max_epochs=2", "data.train_fraction=0.25", "seed=0",
               "trainer.accelerator=cpu", "trainer.enable_progress_bar=false"]  # fmt: skip
@@ -148,12 +150,6 @@ def test_on_real_speakers_it_makes_well_under_the_embeddings_errors_at_a_small_b
 
 
 def test_make_trains_the_whisper_experiment(tmp_path):
-    from pathlib import Path
-
-    from hydra import compose, initialize_config_dir
-
-    from tests.conftest import CONFIG_DIR, compose_config
-
     makefile = (Path(__file__).parent.parent / "Makefile").read_text()
     assert "EXPERIMENT ?= offline_whisper" in makefile and "experiment=$(EXPERIMENT)" in makefile
     cfg = compose_config("train", tmp_path, ["experiment=offline_whisper"])
