@@ -96,8 +96,8 @@ def main() -> None:
         "int8 tflite": accuracy(int8_logits, test_labels),
     }
     print(f"test accuracy on {len(test_labels)} clips:", ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
-    np.save(folder / f"{name}.test_features.npy", quantize_input(int8_path, test_features[:64]))
-    np.save(folder / f"{name}.test_labels.npy", test_labels[:64])
+    np.save(folder / f"{name}.test_features.npy", quantize_input(int8_path, test_features))
+    np.save(folder / f"{name}.test_labels.npy", test_labels)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,14 @@
 """Run an int8 .tflite under TFLM (tflite-micro's Python interpreter): smallest arena that allocates, and
 predictions against LiteRT's on the int8 test features int8_tflite.py saved.
 
-    OMP_NUM_THREADS=1 .venv/bin/python scratch/tflm_run.py /tmp/wt40_out/DSCNN.int8.tflite
+    OMP_NUM_THREADS=1 .venv/bin/python scratch/tflm_run.py /tmp/wt40_out/DSCNN.folded.int8.tflite
 """
 
 import sys
 from pathlib import Path
 
 import numpy as np
-from ai_edge_litert.interpreter import Interpreter
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
 from clips import timed
 from tflite_micro.python.tflite_micro import runtime
 
@@ -35,7 +35,11 @@ def smallest_arena(model: bytes, high: int = 16 << 20) -> int:
 
 
 def litert_logits(path: Path, features: np.ndarray) -> np.ndarray:
-    interpreter = Interpreter(model_path=str(path), num_threads=1)
+    # The reference kernels: XNNPACK's and the optimised builtin int8 kernels round differently from TFLM's
+    # (up to 3 LSB, a different prediction on 4 of 350 DS-CNN clips); the reference ones agree to 1 LSB.
+    interpreter = Interpreter(
+        model_path=str(path), num_threads=1, experimental_op_resolver_type=OpResolverType.BUILTIN_REF
+    )
     interpreter.allocate_tensors()
     (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
     logits = []
@@ -63,7 +67,8 @@ def main() -> None:
     lite = litert_logits(path, features)
     same = int((micro.argmax(-1) == lite.argmax(-1)).sum())
     diff = int(np.abs(micro.astype(int) - lite.astype(int)).max())
-    print(f"TFLM vs LiteRT on {len(features)} test clips: {same} equal predictions, max |logit diff| {diff}")
+    print(f"TFLM vs LiteRT (reference kernels) on {len(features)} test clips: {same} equal predictions")
+    print(f"max |int8 logit difference| {diff}")
     interpreter.print_allocations()
 
 
