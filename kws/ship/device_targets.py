@@ -84,7 +84,7 @@ TARGETS: dict[str, Target | Int8Target] = {
     "int8_tflite": Int8Target(
         int8_tflite.FILE,
         int8_tflite.REQUIRES,
-        "LiteRT with its reference kernels (as TFLM computes)",
+        "LiteRT, reference kernels",
         "ai-edge-litert",
         int8_tflite.write_int8_tflite,
         int8_tflite.int8_features,

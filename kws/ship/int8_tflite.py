@@ -41,9 +41,10 @@ def write_int8_tflite(network: torch.nn.Module, calibration: np.ndarray, path: P
     [clips, samples]) and return its model.json entry; KWSError if the network cannot be full-integer."""
     name = type(network.classifier).__name__
     if not isinstance(network.frontend, LogMel):
+        takes = "the waveform" if network.takes_waveform else f"{type(network.frontend).__name__}'s output"
         raise KWSError(
-            f"targets=[int8_tflite]: {name} takes the output of {type(network.frontend).__name__}, not "
-            "log-mel features, so it has no feature step a microcontroller computes; nothing was published"
+            f"targets=[int8_tflite]: {name} takes {takes}, not log-mel features, so it has no feature step "
+            "a microcontroller can compute; nothing was published"
         )
     band_scale, band_shift, classifier = int8_fold.integer_ready(
         network.classifier, network.frontend.channels
@@ -52,7 +53,8 @@ def write_int8_tflite(network: torch.nn.Module, calibration: np.ndarray, path: P
     convert_int8(classifier, features, path)
     floats = float_ops(path.read_bytes())
     if floats:
-        summary = ", ".join(f"{op} x{n}" for op, n in Counter(f.split(" #")[0] for f in floats).items())
+        counts = Counter(op.split(" #")[0] for op in floats)
+        summary = ", ".join(f"{op} x{n}" if n > 1 else op for op, n in counts.items())
         raise KWSError(
             f"targets=[int8_tflite]: {name} is not full-integer: {len(floats)} ops of {FILE} touch float "
             f"({summary}); nothing was published"
