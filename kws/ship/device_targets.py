@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 # The issue's gate: correct conversions differ from PyTorch by float rounding (measured 1e-5 on trained
 # CNN and DS-CNN test clips), ten times under it; a wrong one by far more.
 PARITY_ATOL = 1e-4
+SCORING_BATCH = 256  # test clips per eager forward when scoring the float network
 INSTALL_HINT = "pip install 'kws[device]' (in a kws clone, make install already has it)"
 
 
@@ -124,7 +125,7 @@ def write_and_check(
         target = TARGETS[name]
         files[name] = staging / target.file
         if isinstance(target, Int8Target):
-            entries[name] = _int8_file(network, target, files[name], preparation, cfg, data)
+            entries[name] = _int8_file(name, network, target, files[name], preparation, cfg, data)
             continue
         with _conversion(name, network, target.file):
             target.write(network, preparation.clip_samples, files[name])
@@ -159,6 +160,7 @@ def _conversion(name: str, network: torch.nn.Module, file: str) -> Iterator[None
 
 
 def _int8_file(
+    name: str,
     network: torch.nn.Module,
     target: Int8Target,
     path: Path,
@@ -169,13 +171,16 @@ def _int8_file(
     """Write the int8 file calibrated on training clips and score it, through the file, on the whole
     test split against the eager network; its entry, or KWSError if it loses more than int8_max_drop."""
     calibration = calibration_waveforms(data, preparation, cfg.calibration_clips)
-    with _conversion("int8_tflite", network, target.file):
+    with _conversion(name, network, target.file):
         entry = target.write(network, calibration, path)
     test = data.split("testing")
     waveforms, labels = preparation.waveform(test.clips), np.asarray(test.labels)
     with torch.no_grad():
         float_logits = np.concatenate(
-            [network(torch.from_numpy(waveforms[i : i + 256])).numpy() for i in range(0, len(waveforms), 256)]
+            [
+                network(torch.from_numpy(waveforms[i : i + SCORING_BATCH])).numpy()
+                for i in range(0, len(waveforms), SCORING_BATCH)
+            ]
         )
     int8_logits = target.runner(path)(target.features(network, waveforms, entry))
     fp32, int8 = (float((logits.argmax(-1) == labels).mean()) for logits in (float_logits, int8_logits))
