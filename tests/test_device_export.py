@@ -105,7 +105,7 @@ def test_a_device_file_that_disagrees_with_pytorch_is_not_shipped(device_export,
 def test_an_unknown_target_is_one_line_naming_the_known_ones():
     with pytest.raises(KWSError) as error:
         device_targets.check_targets(["tf_lite"])
-    assert str(error.value) == "targets: 'tf_lite' is not one of tflite, pte (or [] for none)"
+    assert str(error.value) == "targets: 'tf_lite' is not one of tflite, pte, int8_tflite (or [] for none)"
 
 
 def test_a_target_without_the_device_extra_is_one_line_and_writes_nothing(tmp_path):

@@ -3,6 +3,7 @@
     kws-export ckpt_path=outputs/train/<run>/checkpoints/best.ckpt   # → outputs/train/<run>/export/
     kws-export ckpt_path=… quantize=static    # + model.int8.onnx, its test accuracy and size change
     kws-export ckpt_path=… targets=[tflite,pte]   # + model.tflite (LiteRT), model.pte (ExecuTorch)
+    kws-export ckpt_path=… targets=[int8_tflite]  # + model.int8.tflite (full-integer int8, microcontrollers)
 
 Both models take a float32 waveform [batch, clip_samples] in [-1, 1] at the training sample rate
 (features are inside) and return logits [batch, labels]; model.json says how to prepare that input.
@@ -11,7 +12,8 @@ its states in, logits and the next states out; model.json's "streaming" says how
 kws-detect and kws-detect-eval run. The models are written to a hidden staging folder and only moved
 into the output folder once ONNX Runtime and TorchScript give the eager network's logits (to parity_atol)
 on clips of the checkpoint's test split, and the streaming model on a recording made of them; the
-device files of `targets` (kws.ship.device_targets) pass their own gate on the same clips.
+device files of `targets` (kws.ship.device_targets) pass their own gate on the same clips (the int8 one:
+its accuracy on the whole test split).
 """
 
 import json
@@ -36,7 +38,7 @@ from kws.models.whisper import WhisperEncoder
 from kws.models.whisper.packaged_weights import PROVENANCE as WHISPER_PROVENANCE
 from kws.ship import device_targets
 from kws.ship.detector import DEFAULTS, sliding_windows
-from kws.ship.quantize import accuracy, quantize
+from kws.ship.quantize import accuracy, calibration_waveforms, quantize
 from kws.ship.runtime import onnx_runner
 from kws.ship.streaming import onnx_stream, stream_logits
 from kws.ship.streaming_step import export_onnx as export_stream_onnx
@@ -166,7 +168,7 @@ def _write_and_check(
         sidecar["int8"] = _quantize(files, cfg, data, module.preparation)
     if cfg.targets:
         device_files, sidecar["targets"] = device_targets.write_and_check(
-            network, module.preparation.clip_samples, cfg.targets, staging, batches
+            network, module.preparation, cfg, staging, batches, data
         )
         files |= device_files
     files["sidecar"] = staging / "model.json"
@@ -251,17 +253,13 @@ def _quantize(
 ) -> dict[str, Any]:
     """int8 model next to the fp32 one; both scored on the test split of the training data."""
     fp32_path, int8_path = files["onnx"], files["onnx_int8"]
-    train_clips = data.split("training").clips
     test = data.split("testing")
     test_clips, test_labels = preparation.waveform(test.clips), np.asarray(test.labels)
-    rng = np.random.default_rng(0)
-    chosen = np.sort(
-        rng.choice(len(train_clips), min(cfg.calibration_clips, len(train_clips)), replace=False)
-    )
-    quantize(fp32_path, int8_path, cfg.quantize, preparation.waveform(train_clips[chosen]))
+    calibration = calibration_waveforms(data, preparation, cfg.calibration_clips)
+    quantize(fp32_path, int8_path, cfg.quantize, calibration)
     result = {
         "mode": cfg.quantize,
-        "calibration_clips": len(chosen) if cfg.quantize == "static" else 0,
+        "calibration_clips": len(calibration) if cfg.quantize == "static" else 0,
         "test_acc_fp32": accuracy(fp32_path, test_clips, test_labels),
         "test_acc_int8": accuracy(int8_path, test_clips, test_labels),
         "test_clips": len(test_labels),
