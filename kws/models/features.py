@@ -38,6 +38,10 @@ class LogMel(nn.Module):
         self.normalize = normalize
         self.channels = n_mfcc or n_mels  # what the classifier sees per frame
         self.sample_rate, self.f_min, self.f_max, self.n_mfcc = sample_rate, f_min, f_max, n_mfcc
+        self.log_floor, self.normalize_eps = (
+            LOG_FLOOR,
+            NORMALIZE_EPS,
+        )  # attributes: TorchScript reads no globals
         self.n_fft, self.win_length, self.hop_length, self.n_mels = n_fft, win_length, hop_length, n_mels
         self.register_buffer("window", torch.hann_window(win_length, periodic=True), persistent=False)
         mel_fb = torchaudio.functional.melscale_fbanks(
@@ -89,12 +93,12 @@ class LogMel(nn.Module):
 
     def from_mel_power(self, mel_power: Tensor) -> Tensor:
         """Mel power [batch, n_mels, frames] → the features the classifier takes."""
-        features = torch.log(mel_power + LOG_FLOOR)
+        features = torch.log(mel_power + self.log_floor)
         if self.dct is not None:
             features = torch.matmul(self.dct, features)
         if self.normalize:
             mean = features.mean(dim=-1, keepdim=True)
-            features = (features - mean) / (features.std(dim=-1, keepdim=True) + NORMALIZE_EPS)
+            features = (features - mean) / (features.std(dim=-1, keepdim=True) + self.normalize_eps)
         return features
 
     def recipe(self) -> dict[str, Any]:
@@ -116,10 +120,10 @@ class LogMel(nn.Module):
             "f_min": self.f_min,
             "f_max": self.f_max,
             "log": "natural",  # log(mel power + log_floor)
-            "log_floor": LOG_FLOOR,
+            "log_floor": self.log_floor,
             "n_mfcc": self.n_mfcc,  # > 0: the first n_mfcc coefficients of an orthonormal DCT-II of the bands
             "normalize": self.normalize,  # per clip and band over time: (x - mean) / (std + normalize_eps)
-            "normalize_eps": NORMALIZE_EPS,
+            "normalize_eps": self.normalize_eps,
         }
 
 
