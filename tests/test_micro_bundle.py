@@ -153,6 +153,9 @@ def test_bundle_entry_records_the_file_the_arena_and_the_macs(tiny_int8, bundle)
     assert entry["files"] == ["model_data.h", "model_data.cc"]
     assert all((folder / name).is_file() for name in entry["files"])
     assert entry["flash_bytes"] == len(tiny_int8.data)
+    assert {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"} <= set(
+        entry["ops"]
+    ) and "DEQUANTIZE" not in entry["ops"]
     assert entry["arena_bytes"] % micro_bundle.ARENA_STEP == 0
     micro_bundle.tflm_runner(tiny_int8.data, entry["arena_bytes"])  # allocates
     with pytest.raises(KWSError, match="TFLite Micro cannot allocate the int8 file in"):

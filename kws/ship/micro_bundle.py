@@ -98,6 +98,16 @@ def smallest_arena(tflite_bytes: bytes) -> int:
     return enough
 
 
+def resolver_ops(tflite_bytes: bytes) -> list[str]:
+    """The builtin ops the file uses, sorted: what firmware adds to its tflite::MicroMutableOpResolver."""
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    names = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(tflite_bytes))
+    return sorted({names[max(c.builtinCode, c.deprecatedBuiltinCode)] for c in model.operatorCodes})
+
+
 def tflm_runner(tflite_bytes: bytes, arena_size: int) -> Callable[[np.ndarray], np.ndarray]:
     """TFLM's interpreter for an int8 file: int8 features [clips, channels, frames] → int8 logits
     [clips, classes], one clip per invoke (the file's batch is 1)."""
@@ -140,16 +150,14 @@ def bundle_entry(
     interpreter, log = _allocate(tflite_bytes, LARGEST_ARENA)
     if interpreter is None:
         raise KWSError(f"TFLite Micro cannot run the int8 file ({_first_line(log)})")
-    inputs, outputs = interpreter.get_input_details(0), interpreter.get_output_details(0)
+    inputs = interpreter.get_input_details(0)
     if list(inputs["shape"]) != [1, channels, frames] or inputs["dtype"] is not np.int8:
         raise KWSError(
             f"the int8 file takes {inputs['dtype'].__name__} {list(inputs['shape'])}, not the network's "
             f"int8 features [1, {channels}, {frames}]"
         )
-    band_scale, band_shift = (
-        _per_band(band_scale, channels, "band_scale"),
-        _per_band(band_shift, channels, "band_shift"),
-    )
+    band_scale = _per_band(band_scale, channels, "band_scale")
+    band_shift = _per_band(band_shift, channels, "band_shift")
     recipe = {
         **frontend.recipe(),
         "int16_scale": preparation.int16_scale,  # int16 samples / int16_scale = the waveform, in [-1, 1)
@@ -157,17 +165,19 @@ def bundle_entry(
         "frames": frames,
         "band_scale": band_scale,  # features · band_scale + band_shift, per band (the input BatchNorm)
         "band_shift": band_shift,
-        **_quantisation(inputs, "input"),  # int8 = clip(round(x / input_scale) + input_zero_point, -128, 127)
+        # int8 = clip(round(x / input_scale) + input_zero_point, -128, 127): the file's own input quantisation
+        "input_scale": float(inputs["quantization_parameters"]["scales"][0]),
+        "input_zero_point": int(inputs["quantization_parameters"]["zero_points"][0]),
     }
     return {
-        "runtime": f"TensorFlow Lite for Microcontrollers (tflite-micro {version('tflite-micro')})",
         "files": list(files),
+        "ops": resolver_ops(tflite_bytes),
         "flash_bytes": len(tflite_bytes),
         "arena_bytes": smallest_arena(tflite_bytes),
+        "arena_measured_by": f"tflite-micro {version('tflite-micro')} (host build, reference kernels)",
         "macs": count_macs_on(network.classifier, (1, channels, frames)),
         "feature_macs": count_macs_on(frontend, (1, preparation.clip_samples)),  # the mel filter bank
         "feature_step": recipe,
-        "output": {"shape": [int(n) for n in outputs["shape"]], **_quantisation(outputs, "output")},
     }
 
 
@@ -194,14 +204,6 @@ def _per_band(values: Any, channels: int, name: str) -> list[float]:
     if array.shape != (channels,):
         raise KWSError(f"{name}: {list(array.shape)} values, the features have {channels} bands")
     return [float(v) for v in array]
-
-
-def _quantisation(details: dict[str, Any], prefix: str) -> dict[str, float | int]:
-    params = details["quantization_parameters"]
-    return {
-        f"{prefix}_scale": float(params["scales"][0]),
-        f"{prefix}_zero_point": int(params["zero_points"][0]),
-    }
 
 
 def _allocate(tflite_bytes: bytes, arena_size: int) -> tuple[Any, str]:
