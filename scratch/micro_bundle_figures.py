@@ -43,7 +43,7 @@ def main() -> None:
     scale, shift = band_affine(network.classifier.input_norm)
     name = type(network.classifier).__name__
     start = time.perf_counter()
-    entry = micro_bundle.write_bundle(
+    _, entry = micro_bundle.write_bundle(
         data, network, module.preparation, scale, shift, folder, f"model.int8.tflite ({name})"
     )
     print(f"{name}: write_bundle {time.perf_counter() - start:.2f} s")

@@ -140,9 +140,10 @@ def tiny_int8(tiny_synth_root, tmp_path_factory):
 def bundle(tiny_int8, tmp_path_factory):
     folder = tmp_path_factory.mktemp("bundle")
     t = tiny_int8
-    entry = micro_bundle.write_bundle(
+    paths, entry = micro_bundle.write_bundle(
         t.data, t.network, t.preparation, t.band_scale, t.band_shift, folder, "tiny.int8.tflite (DSCNN)"
     )
+    assert paths == [folder / name for name in entry["files"]]
     return folder, entry
 
 

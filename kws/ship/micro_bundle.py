@@ -1,14 +1,15 @@
 """The microcontroller bundle of model.int8.tflite: the file as a C array, and model.json's record of what
 firmware needs to run it under TensorFlow Lite for Microcontrollers (TFLM).
 
-    entry = write_bundle(tflite_bytes, network, preparation, band_scale, band_shift, folder, label)
+    paths, entry = write_bundle(tflite_bytes, network, preparation, band_scale, band_shift, folder, label)
 
-writes model_data.h / model_data.cc into `folder` and returns the entry: the feature step's exact recipe
-(the model's own LogMel, the per-band affine that replaced its input BatchNorm, the input's int8 scale and
-zero point; kws.ship.numpy_features is its reference implementation), flash bytes, the smallest tensor
-arena TFLM allocates, and MACs. A model with an op TFLM has no kernel for is one line naming the op, before
-anything is written. TFLM is tflite-micro's Python interpreter (the device extra), imported when called;
-the arena it reports is the host build's, with reference kernels (see docs/shipping.md).
+writes model_data.h / model_data.cc into `folder` and returns their paths and the entry: the feature
+step's exact recipe (the model's own LogMel, the per-band affine that replaced its input BatchNorm, the
+input's int8 scale and zero point; kws.ship.numpy_features is its reference implementation), flash
+bytes, the ops, the smallest tensor arena TFLM allocates, and MACs. A model with an op TFLM has no
+kernel for is one line naming the op, before anything is written. TFLM is tflite-micro's Python
+interpreter (the device extra), imported when called; the arena it reports is the host build's, with
+reference kernels (see docs/shipping.md).
 """
 
 import os
@@ -189,12 +190,14 @@ def write_bundle(
     band_shift: Sequence[float] | np.ndarray | torch.Tensor,
     folder: Path,
     label: str,
-) -> dict[str, Any]:
-    """check_ops, then write_c_array into `folder`, then bundle_entry: what kws-export's int8 target calls
-    in its staging folder. `label` names the model in the one-line error, e.g. "model.int8.tflite (DSCNN)"."""
+) -> tuple[list[Path], dict[str, Any]]:
+    """(the C array's paths, the entry): check_ops, then write_c_array into `folder`, then bundle_entry;
+    what kws-export's int8 target calls in its staging folder. `label` names the model in the one-line
+    error, e.g. "model.int8.tflite (DSCNN)"."""
     check_ops(tflite_bytes, label)
-    files = write_c_array(tflite_bytes, folder)
-    return bundle_entry(tflite_bytes, network, preparation, band_scale, band_shift, [f.name for f in files])
+    paths = write_c_array(tflite_bytes, folder)
+    names = [path.name for path in paths]
+    return paths, bundle_entry(tflite_bytes, network, preparation, band_scale, band_shift, names)
 
 
 def _per_band(values: Any, channels: int, name: str) -> list[float]:
