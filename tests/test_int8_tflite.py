@@ -67,9 +67,10 @@ def test_the_int8_file_is_full_integer_with_int8_input_and_output(int8_exports, 
     entry = json.loads((out_dir / "model.json").read_text())["targets"]["int8_tflite"]
     assert entry["file"] == "model.int8.tflite" and entry["bytes"] == path.stat().st_size
     assert entry["input"]["dtype"] == entry["output"]["dtype"] == "int8"
-    assert entry["input"]["scale"] == quantisation["input"]["scale"] > 0
+    step = entry["feature_step"]
+    assert step["input_scale"] == quantisation["input"]["scale"] > 0
     n_mels = load_checkpoint(checkpoint).network.frontend.channels
-    assert entry["input"]["shape"][:2] == [1, n_mels] and len(entry["band_scale"]) == n_mels
+    assert entry["input"]["shape"][:2] == [1, n_mels] and len(step["band_scale"]) == n_mels
     assert entry["float_ops"] == [] and entry["calibration_clips"] > 0
     assert 0 <= entry["test_acc_int8"] <= 1 and 0 <= entry["test_acc_fp32"] <= 1 and entry["test_clips"] > 0
 
@@ -80,13 +81,13 @@ def test_the_int8_feature_step_is_the_networks_log_mel_and_input_norm(int8_expor
     checkpoint, out_dir = int8_exports(model)
     network = load_checkpoint(checkpoint).network.eval()
     waveforms = _waveforms(checkpoint)
-    entry = json.loads((out_dir / "model.json").read_text())["targets"]["int8_tflite"]
+    step = json.loads((out_dir / "model.json").read_text())["targets"]["int8_tflite"]["feature_step"]
     with torch.no_grad():
         expected = network.classifier.input_norm(network.frontend(torch.from_numpy(waveforms))).numpy()
-    got = int8_tflite.normalised_features(network, waveforms, entry["band_scale"], entry["band_shift"])
+    got = int8_tflite.normalised_features(network, waveforms, step["band_scale"], step["band_shift"])
     assert np.abs(got - expected).max() <= 1e-5
-    int8 = int8_tflite.int8_features(network, waveforms, entry)
-    reference = int8_tflite.quantise_features(expected, entry["input"]["scale"], entry["input"]["zero_point"])
+    int8 = int8_tflite.int8_features(network, waveforms, step)
+    reference = int8_tflite.quantise_features(expected, step["input_scale"], step["input_zero_point"])
     differ = int8.astype(int) - reference
     assert np.abs(differ).max() <= 1 and np.count_nonzero(differ) <= differ.size // 1000  # rounding ties
 

@@ -30,7 +30,7 @@ from omegaconf import DictConfig
 from kws.data.datamodule import KWSDataModule
 from kws.data.preparation import Preparation
 from kws.errors import KWSError
-from kws.ship import executorch_file, int8_tflite, tflite_file
+from kws.ship import executorch_file, int8_tflite, micro_bundle, tflite_file
 from kws.ship.quantize import calibration_waveforms
 
 log = logging.getLogger(__name__)
@@ -125,7 +125,8 @@ def write_and_check(
         target = TARGETS[name]
         files[name] = staging / target.file
         if isinstance(target, Int8Target):
-            entries[name] = _int8_file(name, network, target, files[name], preparation, cfg, data)
+            entries[name], bundle = _int8_file(name, network, target, files[name], preparation, cfg, data)
+            files |= {f"micro_{path.suffix[1:]}": path for path in bundle}  # model_data.h, model_data.cc
             continue
         with _conversion(name, network, target.file):
             target.write(network, preparation.clip_samples, files[name])
@@ -167,12 +168,20 @@ def _int8_file(
     preparation: Preparation,
     cfg: DictConfig,
     data: KWSDataModule,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], list[Path]]:
     """Write the int8 file calibrated on training clips and score it, through the file, on the whole
     test split against the eager network; its entry, or KWSError if it loses more than int8_max_drop."""
     calibration = calibration_waveforms(data, preparation, cfg.calibration_clips)
     with _conversion(name, network, target.file):
         entry = target.write(network, calibration, path)
+    step = entry.pop("feature_step")
+    label = f"{target.file} ({type(network.classifier).__name__})"
+    bundle_paths, micro = micro_bundle.write_bundle(
+        path.read_bytes(), network, preparation, step["band_scale"], step["band_shift"], path.parent, label
+    )
+    micro.pop("flash_bytes")  # the entry's bytes
+    entry["feature_step"] = micro.pop("feature_step")  # the log-mel recipe too, and the same affine
+    entry["micro"] = micro
     test = data.split("testing")
     waveforms, labels = preparation.waveform(test.clips), np.asarray(test.labels)
     with torch.no_grad():
@@ -182,7 +191,7 @@ def _int8_file(
                 for i in range(0, len(waveforms), SCORING_BATCH)
             ]
         )
-    int8_logits = target.runner(path)(target.features(network, waveforms, entry))
+    int8_logits = target.runner(path)(target.features(network, waveforms, entry["feature_step"]))
     fp32, int8 = (float((logits.argmax(-1) == labels).mean()) for logits in (float_logits, int8_logits))
     log.info("%s (%s): test accuracy %.4f against float %.4f", target.file, target.runtime, int8, fp32)
     if not fp32 - int8 <= cfg.int8_max_drop:
@@ -191,13 +200,14 @@ def _int8_file(
             f"({(int8 - fp32) * 100:+.1f} points on {len(labels)} test clips, allowed "
             f"{cfg.int8_max_drop * 100:.1f}: int8_max_drop={cfg.int8_max_drop:g}); nothing was published"
         )
-    return entry | {
+    scored = entry | {
         "runtime": _runtime(target),
         "test_acc_fp32": fp32,
         "test_acc_int8": int8,
         "test_clips": len(labels),
         "max_drop": cfg.int8_max_drop,
     }
+    return scored, bundle_paths
 
 
 def _parity(

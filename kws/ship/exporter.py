@@ -114,6 +114,7 @@ def export(cfg: DictConfig) -> dict[str, Path]:
         shutil.rmtree(staging, ignore_errors=True)
     optional = {"onnx_int8": "model.int8.onnx", "onnx_stream": "model.stream.onnx"}
     optional |= {name: target.file for name, target in device_targets.TARGETS.items()}
+    optional |= {"micro_h": "model_data.h", "micro_cc": "model_data.cc"}  # the int8 file's C array
     for kind, name in optional.items():
         if kind not in files:  # left by an earlier export, it would not match these files
             (out_dir / name).unlink(missing_ok=True)

@@ -62,12 +62,20 @@ def write_int8_tflite(network: torch.nn.Module, calibration: np.ndarray, path: P
     quantisation = io_quantization(path)
     return {
         "file": FILE,
-        "bytes": path.stat().st_size,
-        "input": {"name": "features", "shape": [1, *features.shape[1:]], **quantisation["input"]},
+        "bytes": path.stat().st_size,  # what it takes in flash
+        "input": {
+            "name": "features",
+            "shape": [1, *features.shape[1:]],
+            "dtype": quantisation["input"]["dtype"],
+        },
         "output": {"name": "logits", **quantisation["output"]},
-        # The feature step's affine per mel band (the input BatchNorm), applied before quantising.
-        "band_scale": band_scale.tolist(),
-        "band_shift": band_shift.tolist(),
+        # What turns log-mel into the file's input; kws.ship.micro_bundle adds the log-mel recipe itself.
+        "feature_step": {
+            "band_scale": band_scale.tolist(),  # per mel band: the input BatchNorm, applied before quantising
+            "band_shift": band_shift.tolist(),
+            "input_scale": quantisation["input"]["scale"],
+            "input_zero_point": quantisation["input"]["zero_point"],
+        },
         "calibration_clips": len(calibration),
         "float_ops": floats,
     }
@@ -197,8 +205,8 @@ def quantise_features(features: np.ndarray, scale: float, zero_point: int) -> np
     return np.clip(np.round(features / np.float32(scale)) + zero_point, -128, 127).astype(np.int8)
 
 
-def int8_features(network: torch.nn.Module, waveforms: np.ndarray, entry: dict[str, Any]) -> np.ndarray:
-    """The feature step of a model.json `int8_tflite` entry: float32 waveforms → int8 [clips, bands,
+def int8_features(network: torch.nn.Module, waveforms: np.ndarray, step: dict[str, Any]) -> np.ndarray:
+    """The `feature_step` of a model.json `int8_tflite` entry: float32 waveforms → int8 [clips, bands,
     frames], as the export scored the file and as a device must compute them."""
-    features = normalised_features(network, waveforms, entry["band_scale"], entry["band_shift"])
-    return quantise_features(features, entry["input"]["scale"], entry["input"]["zero_point"])
+    features = normalised_features(network, waveforms, step["band_scale"], step["band_shift"])
+    return quantise_features(features, step["input_scale"], step["input_zero_point"])
