@@ -112,14 +112,14 @@ def _runner(model_path: Path, sidecar: dict, threads: int) -> tuple[Callable[[np
     """The export's model file as float32 waveforms -> logits, and what runs it. A device file runs as
     kws-export's gate ran it (LiteRT: one thread; `threads` is ONNX Runtime's)."""
     if model_path.suffix == ".onnx":
-        if not model_path.is_file():
-            raise KWSError(
-                f"{model_path.parent}: {model_path.name} is missing; export the model with kws-export"
-            )
         if model_path.name == sidecar.get("streaming", {}).get("file"):
             raise KWSError(
                 f"{model_path}: the streaming step takes a hop of audio and states, not a window; name "
                 "the folder or its model.onnx (kws-detect streams through this file itself)"
+            )
+        if not model_path.is_file():
+            raise KWSError(
+                f"{model_path.parent}: {model_path.name} is missing; export the model with kws-export"
             )
         return onnx_runner(model_path, threads), "ONNX Runtime"
     if model_path.name.endswith(".int8" + model_path.suffix):
