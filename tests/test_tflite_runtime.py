@@ -74,6 +74,7 @@ def test_detect_on_model_tflite_finds_what_the_onnx_stream_finds(
     assert f"scored by {out_dir / 'model.tflite'} (LiteRT), each window whole" in found["model.tflite note"]
     assert found["export"], "no detections to compare"
     onnx, tflite = found["export"], found["model.tflite"]
+    print(f"{len(onnx)} detections through model.stream.onnx, {len(tflite)} through model.tflite")
     assert [(d["time"], d["label"]) for d in tflite] == [(d["time"], d["label"]) for d in onnx]
     assert [d["prob"] for d in tflite] == pytest.approx([d["prob"] for d in onnx], abs=1.01e-4)
 
