@@ -179,7 +179,6 @@ def _int8_file(
     bundle_paths, micro = micro_bundle.write_bundle(
         path.read_bytes(), network, preparation, step["band_scale"], step["band_shift"], path.parent, label
     )
-    micro.pop("flash_bytes")  # the entry's bytes
     entry["feature_step"] = micro.pop("feature_step")  # the log-mel recipe too, and the same affine
     entry["micro"] = micro
     test = data.split("testing")

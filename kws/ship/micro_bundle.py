@@ -5,11 +5,11 @@ firmware needs to run it under TensorFlow Lite for Microcontrollers (TFLM).
 
 writes model_data.h / model_data.cc into `folder` and returns their paths and the entry: the feature
 step's exact recipe (the model's own LogMel, the per-band affine that replaced its input BatchNorm, the
-input's int8 scale and zero point; kws.ship.numpy_features is its reference implementation), flash
-bytes, the ops, the smallest tensor arena TFLM allocates, and MACs. A model with an op TFLM has no
-kernel for is one line naming the op, before anything is written. TFLM is tflite-micro's Python
-interpreter (the device extra), imported when called; the arena it reports is the host build's, with
-reference kernels (see docs/shipping.md).
+input's int8 scale and zero point; kws.ship.numpy_features is its reference implementation), the ops, the
+smallest tensor arena TFLM allocates, and MACs. A model with an op TFLM has no kernel for is one line
+naming the op, before anything is written. TFLM is tflite-micro's Python interpreter (the device extra),
+imported when called; the arena it reports is the host build's, with reference kernels (see
+docs/shipping.md).
 """
 
 import os
@@ -173,7 +173,6 @@ def bundle_entry(
     return {
         "files": list(files),
         "ops": resolver_ops(tflite_bytes),
-        "flash_bytes": len(tflite_bytes),
         "arena_bytes": smallest_arena(tflite_bytes),
         "arena_measured_by": f"tflite-micro {version('tflite-micro')} (host build, reference kernels)",
         "macs": count_macs_on(network.classifier, (1, channels, frames)),
