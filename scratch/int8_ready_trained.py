@@ -29,14 +29,8 @@ module, test_waves, test_labels, train_waves = load(ckpt)
 network = module.network.eval()
 if overrides:
     config = {**dict(module.hparams.model), **{k: yaml.safe_load(v) for k, v in overrides.items()}}
-    rebuilt = build_network(
-        config,
-        dict(module.hparams.features),
-        network.classifier.out.out_features
-        if hasattr(network.classifier, "out")
-        else network.classifier.head.out_features,
-        16000,
-    )
+    prep = module.preparation
+    rebuilt = build_network(config, prep.features, len(prep.labels), prep.sample_rate)
     rebuilt.load_state_dict(network.state_dict())
     network = rebuilt.eval()
 rng = np.random.default_rng(0)
