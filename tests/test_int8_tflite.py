@@ -19,7 +19,14 @@ from tests.conftest import compose_config
 from tests.test_pipeline import FAST
 from tests.test_ship import _contents
 
-MICROCONTROLLER_MODELS = ["cnn", "dscnn", "tcresnet"]
+# Every zoo model that suits a microcontroller, small where it has a width knob (the test is the graph's ops).
+MICROCONTROLLER_MODELS = {
+    "cnn": [],
+    "dscnn": [],
+    "tcresnet": [],
+    "res8": ["model.channels=8"],
+    "bcresnet": ["model.tau=1"],
+}
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +41,8 @@ def int8_exports(tiny_synth_root, tmp_path_factory):
     def exported(model: str):
         if model not in done:
             run_dir = tmp_path_factory.mktemp(f"int8_{model}")
-            overrides = [f"model={model}", f"data.root={tiny_synth_root}", "trainer.max_epochs=1", *FAST]
+            overrides = [f"model={model}", *MICROCONTROLLER_MODELS[model], f"data.root={tiny_synth_root}"]
+            overrides += ["trainer.max_epochs=1", *FAST]
             metrics, _ = train(compose_config("train", run_dir, overrides))
             overrides = [
                 f"ckpt_path={metrics['best_checkpoint']}",
@@ -72,6 +80,7 @@ def test_the_int8_file_is_full_integer_with_int8_input_and_output(int8_exports, 
     n_mels = load_checkpoint(checkpoint).network.frontend.channels
     assert entry["input"]["shape"][:2] == [1, n_mels] and len(step["band_scale"]) == n_mels
     assert entry["float_ops"] == [] and entry["calibration_clips"] > 0
+    assert "RSQRT" not in entry["micro"]["ops"]  # a BatchNorm's statistics folded, not computed in int8
     assert 0 <= entry["test_acc_int8"] <= 1 and 0 <= entry["test_acc_fp32"] <= 1 and entry["test_clips"] > 0
 
 

@@ -9,7 +9,7 @@ feature step is kws's own log-mel (kws.models.features.LogMel), then per mel ban
 `clip(round(x / scale) + zero_point, -128, 127)` with the file's input quantisation; `int8_features`
 computes it, and model.json records each number. Weights are int8 per output channel, activation ranges
 are calibrated on training clips by PT2E (torchao's prepare_pt2e / convert_pt2e, with
-kws.ship.mean_observing_quantizer), and litert-torch converts the result. Because the graph then begins
+kws.ship.int8_quantizer), and litert-torch converts the result. Because the graph then begins
 with a quantize and ends with a dequantize, the file's input and output are int8 with no rewriting. An
 int8 file in which any op still touches float (`float_ops`) is refused: a microcontroller without an FPU
 would run those in software, and TFLM lacks most of them.
@@ -86,9 +86,10 @@ def convert_int8(classifier: torch.nn.Module, calibration: np.ndarray, path: Pat
     features `calibration`, converted by litert-torch for a batch of one."""
     import litert_torch
     from litert_torch.quantize.quant_config import QuantConfig
+    from torchao.quantization.pt2e.constant_fold import constant_fold
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-    from kws.ship.mean_observing_quantizer import per_channel_quantizer
+    from kws.ship.int8_quantizer import per_channel_quantizer
 
     quantizer = per_channel_quantizer()
     example = (torch.from_numpy(calibration[:2]),)
@@ -96,6 +97,9 @@ def convert_int8(classifier: torch.nn.Module, calibration: np.ndarray, path: Pat
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # the converters' own deprecations
         graph = torch.export.export(classifier.eval(), example, dynamic_shapes=batch).module()
+        # Constants computed from weights (BC-ResNet's sub-spectral norm scale, an rsqrt of its running
+        # variance) are folded into one tensor first; left in the graph they would be computed in int8.
+        constant_fold(graph)
         prepared = prepare_pt2e(graph, quantizer)
         with torch.no_grad():
             for start in range(0, len(calibration), CALIBRATION_BATCH):
