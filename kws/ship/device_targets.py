@@ -31,7 +31,7 @@ from kws.data.datamodule import KWSDataModule
 from kws.data.preparation import Preparation
 from kws.errors import KWSError
 from kws.ship import executorch_file, int8_tflite, micro_bundle, tflite_file
-from kws.ship.quantize import calibration_waveforms
+from kws.ship.calibration import calibration_waveforms
 
 log = logging.getLogger(__name__)
 

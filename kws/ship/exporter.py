@@ -37,8 +37,9 @@ from kws.models.speech_embedding.weights import PROVENANCE as SPEECH_EMBEDDING_P
 from kws.models.whisper import WhisperEncoder
 from kws.models.whisper.packaged_weights import PROVENANCE as WHISPER_PROVENANCE
 from kws.ship import device_targets
+from kws.ship.calibration import calibration_waveforms
 from kws.ship.detector import DEFAULTS, sliding_windows
-from kws.ship.quantize import accuracy, calibration_waveforms, quantize
+from kws.ship.quantize import accuracy, quantize
 from kws.ship.runtime import onnx_runner
 from kws.ship.streaming import onnx_stream, stream_logits
 from kws.ship.streaming_step import export_onnx as export_stream_onnx

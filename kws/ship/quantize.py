@@ -25,8 +25,6 @@ from onnxruntime.quantization import (
     quantize_static,
 )
 
-from kws.data.datamodule import KWSDataModule
-from kws.data.preparation import Preparation
 from kws.errors import KWSError
 from kws.ship.runtime import onnx_runner
 
@@ -51,14 +49,6 @@ def _frontend_nodes(model_path: Path) -> list[str]:
 
     graph = onnx.load(str(model_path)).graph
     return [node.name for node in graph.node if any(name.startswith("frontend.") for name in node.input)]
-
-
-def calibration_waveforms(data: KWSDataModule, preparation: Preparation, count: int) -> np.ndarray:
-    """float32 waveforms of `count` training clips (all, if fewer), a seeded choice: every int8 model of
-    an export (model.int8.onnx, model.int8.tflite) is calibrated on the same clips, run after run."""
-    clips = data.split("training").clips
-    chosen = np.sort(np.random.default_rng(0).choice(len(clips), min(count, len(clips)), replace=False))
-    return preparation.waveform(clips[chosen])
 
 
 def quantize(fp32_path: Path, int8_path: Path, mode: str, calibration: np.ndarray | None = None) -> None:
