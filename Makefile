@@ -38,7 +38,7 @@ lock:
 	$(PYTHON) -m venv $(VENV)-lock
 	$(VENV)-lock/bin/pip install "uv==$$(sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements.lock)"
 	cp requirements.lock $(VENV)-lock/requirements.lock
-	$(VENV)-lock/bin/uv pip compile pyproject.toml --extra dev --extra piper --python-version 3.11 \
+	$(VENV)-lock/bin/uv pip compile pyproject.toml --extra dev --extra piper --extra device --python-version 3.11 \
 		--python-platform x86_64-manylinux_2_35 --generate-hashes --custom-compile-command "make lock" --quiet \
 		$(LOCK_ARGS) -o $(VENV)-lock/requirements.lock
 	@# Replaced only when it changed: a new requirements.lock rebuilds .venv.

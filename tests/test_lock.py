@@ -31,7 +31,8 @@ def _lock() -> dict[str, tuple[str, int]]:
 
 def _project_requirements() -> list[Requirement]:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    return [Requirement(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]]
+    extras = project["optional-dependencies"]
+    return [Requirement(r) for r in project["dependencies"] + extras["dev"] + extras["device"]]
 
 
 def test_every_locked_package_has_one_exact_version_and_hashes():
@@ -59,3 +60,11 @@ def test_this_environment_is_the_lock():
         if installed is None or installed.split("+")[0] != version:
             mismatched[name] = (version, installed)
     assert not mismatched, f"installed differs from requirements.lock (run make install): {mismatched}"
+
+
+def test_the_device_extra_pins_its_pre_release_and_its_runtimes_exactly():
+    """tflite-micro publishes only pre-releases: a range would let pip pick any nightly."""
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    device = {Requirement(r).name: str(Requirement(r).specifier) for r in extras["device"]}
+    for name in ("tflite-micro", "executorch", "litert-torch", "ai-edge-litert"):
+        assert device[name].startswith("=="), (name, device[name])

@@ -52,7 +52,9 @@ def _announce(url: str) -> None:
 
 def _parser() -> ArgumentParser:
     parser = ArgumentParser(prog="kws-demo", description=__doc__.splitlines()[0])
-    parser.add_argument("model", type=Path, help="an export folder (model.json + model.onnx) or a .ckpt")
+    parser.add_argument(
+        "model", type=Path, help="an export folder (model.json + model.onnx), a model file in one, or a .ckpt"
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000; 0: any free one)")
     add_detection_options(parser)

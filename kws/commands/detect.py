@@ -3,12 +3,14 @@
     kws-detect outputs/train/<run>/export long.wav [--hop 0.1] [--smooth 3] [--threshold 0.6]
                [--refractory 1.0] [--gate-db 35] [--json]
 
-The model may be an export folder (model.json + model.onnx, run by ONNX Runtime) or a .ckpt checkpoint.
+The model may be an export folder (model.json + model.onnx, run by ONNX Runtime), a model file in one
+(its model.tflite runs by LiteRT, model.pte by ExecuTorch: each window whole) or a .ckpt checkpoint.
 Windows of the model's clip length are centred every `hop` seconds (the file is zero-padded by half a
 window at both ends, so a word at the very start or end can still sit in the middle of a window) and fed
 as they are: the training clips had their word centred, which is what the window centred on a word holds.
 An export's model.stream.onnx (or a checkpoint's network) computes those windows' posteriors as a stream,
-each feature frame once (kws.ship.streaming); other hops, and models without one, score each window whole.
+each feature frame once (kws.ship.streaming); other hops, other files and models without one score each
+window whole. A note on stderr names the file that scored them and its runtime.
 
 Defaults, and why (model.json's `detection` settings, written by `kws-detect-eval --calibrate
 FA_PER_HOUR`, replace them for that model; flags typed on the command line win over both):
@@ -35,7 +37,7 @@ from pathlib import Path
 
 from kws.commands.argument_parser import ArgumentParser
 from kws.errors import user_errors_as_one_line
-from kws.ship.detector import Detection, detect, settings_for
+from kws.ship.detector import Detection, detect, scored_by, settings_for
 from kws.ship.runtime import load_spotter, read_audio
 
 
@@ -53,6 +55,7 @@ def main(argv: list[str] | None = None) -> None:
         samples, notes = read_audio(args.audio, spotter.sample_rate)
         waveform = spotter.preparation.waveform(samples)  # not trimmed: a window is scored as it is
         detections = detect(waveform, spotter, **settings)
+        notes.insert(0, f"scored by {scored_by(spotter, settings['hop_s'])}")
     for note in notes:
         print(f"kws: note: {args.audio}: {note}", file=sys.stderr)
     for detection in detections:
@@ -61,7 +64,9 @@ def main(argv: list[str] | None = None) -> None:
 
 def _parser() -> ArgumentParser:
     parser = ArgumentParser(prog="kws-detect", description=__doc__.splitlines()[0])
-    parser.add_argument("model", type=Path, help="an export folder (model.json + model.onnx) or a .ckpt")
+    parser.add_argument(
+        "model", type=Path, help="an export folder (model.json + model.onnx), a model file in one, or a .ckpt"
+    )
     parser.add_argument("audio", type=Path, help="the recording to search (any format soundfile reads)")
     add_detection_options(parser)
     parser.add_argument("--json", action="store_true", help="one JSON object per detection")

@@ -155,7 +155,9 @@ def _parser() -> ArgumentParser:
     parser = ArgumentParser(
         prog="kws-detect-eval", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("model", type=Path, help="export folder (model.json + model.onnx) or a .ckpt")
+    parser.add_argument(
+        "model", type=Path, help="export folder (model.json + model.onnx), a model file in one, or a .ckpt"
+    )
     parser.add_argument("root", type=Path, help="root in the Speech Commands layout: positives and noise")
     parser.add_argument("--split", choices=["testing", "validation"], default="testing")
     parser.add_argument("--negatives", type=Path, nargs="*", default=[], help="WAV, folder or root")

@@ -8,31 +8,78 @@ as a residual. Sub-spectral normalisation (Chang et al. 2021) keeps separate Bat
 of `sub_bands` frequency bands, since low and high bands behave differently.
 
 Config knobs: `tau` is the width multiplier (BC-ResNet-τ: base width 8τ; 1 → ~9k params, 8 → ~320k with 40
-mel bins), `sub_bands` the SSN bands, `dropout` the channel dropout in every block.
+mel bins), `sub_bands` the SSN bands, `dropout` the channel dropout in every block, and two that only change
+how the same function is written, so that a full-integer int8 conversion (PT2E) can express it:
+`ssn_eval: broadcast` applies the trained SSN in eval mode as x·scale + shift with per-(channel, row)
+constants (a BatchNorm on a reshaped tensor lowers to float SUB and MUL), and `silu: mul_sigmoid` writes
+SiLU as x·sigmoid(x) (litert's quantizer annotates sigmoid and mul, not silu). Their defaults, `reshape`
+and `fused`, are the original forms, which checkpoints saved before these knobs build; the parameters and
+state-dict keys are the same in every form.
 """
 
 import math
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from kws.errors import KWSError
+
+SSN_EVAL_FORMS = ("reshape", "broadcast")
+SILU_FORMS = ("fused", "mul_sigmoid")
+
+
+def _check_form(field: str, value: str, forms: tuple[str, ...]) -> None:
+    if value not in forms:
+        raise KWSError(f"model.{field}: {value!r} is not one of {', '.join(forms)}")
 
 
 class SubSpectralNorm(nn.Module):
     """BatchNorm with statistics per frequency band: [b, c, f, t] normalised as [b, c·bands, f/bands, t]."""
 
-    def __init__(self, channels: int, bands: int) -> None:
+    def __init__(self, channels: int, bands: int, eval_form: str = "reshape") -> None:
         super().__init__()
         self.bands = bands
+        self.broadcast_in_eval = eval_form == "broadcast"
         self.norm = nn.BatchNorm2d(channels * bands)
 
     def forward(self, x: Tensor) -> Tensor:
         b, c, f, t = x.shape
+        if self.broadcast_in_eval and not self.training:
+            scale, shift = self._affine(c, f)
+            return x * scale + shift
         return self.norm(x.reshape(b, c * self.bands, f // self.bands, t)).reshape(b, c, f, t)
+
+    def _affine(self, channels: int, freq: int) -> tuple[Tensor, Tensor]:
+        """The eval-mode BatchNorm as [channels, freq, 1] scale and shift: band k's statistics on its rows."""
+        norm = self.norm
+        scale = norm.weight * torch.rsqrt(norm.running_var + norm.eps)
+        shift = norm.bias - norm.running_mean * scale
+        rows = freq // self.bands
+        scale = scale.reshape(channels, self.bands, 1).repeat_interleave(rows, dim=1)
+        shift = shift.reshape(channels, self.bands, 1).repeat_interleave(rows, dim=1)
+        return scale, shift
+
+
+class MulSigmoidSiLU(nn.Module):
+    """SiLU as x·sigmoid(x): the same function, in ops a PT2E int8 quantizer annotates."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * torch.sigmoid(x)
 
 
 class BCResBlock(nn.Module):
     def __init__(
-        self, cin: int, cout: int, freq: int, stride: int, dilation: int, sub_bands: int, dropout: float
+        self,
+        cin: int,
+        cout: int,
+        freq: int,
+        stride: int,
+        dilation: int,
+        sub_bands: int,
+        dropout: float,
+        ssn_eval: str = "reshape",
+        silu: str = "fused",
     ) -> None:
         """`freq`: the output frequency size; SSN uses fewer bands where `sub_bands` does not divide it."""
         super().__init__()
@@ -42,7 +89,7 @@ class BCResBlock(nn.Module):
             f2 += [nn.Conv2d(cin, cout, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
         f2 += [
             nn.Conv2d(cout, cout, (3, 1), stride=(stride, 1), padding=(1, 0), groups=cout, bias=False),
-            SubSpectralNorm(cout, math.gcd(freq, sub_bands)),
+            SubSpectralNorm(cout, math.gcd(freq, sub_bands), ssn_eval),
         ]
         self.f2 = nn.Sequential(*f2)
         self.f1 = nn.Sequential(
@@ -50,7 +97,7 @@ class BCResBlock(nn.Module):
                 cout, cout, (1, 3), padding=(0, dilation), dilation=(1, dilation), groups=cout, bias=False
             ),
             nn.BatchNorm2d(cout),
-            nn.SiLU(),
+            MulSigmoidSiLU() if silu == "mul_sigmoid" else nn.SiLU(),
             nn.Conv2d(cout, cout, 1, bias=False),
             nn.Dropout2d(dropout),
         )
@@ -65,9 +112,18 @@ class BCResBlock(nn.Module):
 
 class BCResNet(nn.Module):
     def __init__(
-        self, n_mels: int, num_classes: int, tau: float = 8, sub_bands: int = 5, dropout: float = 0.1
+        self,
+        n_mels: int,
+        num_classes: int,
+        tau: float = 8,
+        sub_bands: int = 5,
+        dropout: float = 0.1,
+        ssn_eval: str = "reshape",
+        silu: str = "fused",
     ) -> None:
         super().__init__()
+        _check_form("ssn_eval", ssn_eval, SSN_EVAL_FORMS)
+        _check_form("silu", silu, SILU_FORMS)
         base = round(8 * tau)
         widths = [2 * base, base, int(1.5 * base), 2 * base, int(2.5 * base), 4 * base]
         self.input_norm = nn.BatchNorm1d(n_mels)  # learned per-band normalisation of raw log-mel levels
@@ -84,7 +140,11 @@ class BCResNet(nn.Module):
                 stride = 2 if stage in (1, 2) and i == 0 else 1
                 freq = (freq + stride - 1) // stride
                 cin = widths[stage] if i == 0 else widths[stage + 1]
-                blocks.append(BCResBlock(cin, widths[stage + 1], freq, stride, 2**stage, sub_bands, dropout))
+                blocks.append(
+                    BCResBlock(
+                        cin, widths[stage + 1], freq, stride, 2**stage, sub_bands, dropout, ssn_eval, silu
+                    )
+                )
         self.blocks = nn.Sequential(*blocks)
         c = widths[-2]
         # The paper's 5x5 depthwise conv collapses the last 5 frequency rows (of 40 mels); fewer rows, a

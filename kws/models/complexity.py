@@ -1,6 +1,7 @@
 """Multiply-accumulates (MACs) of one forward pass, the cost measure KWS papers report next to parameters.
 
     count_macs(network, clip_samples)   # network: a KeywordSpotter (waveform in, logits out)
+    count_macs_on(network.classifier, (1, channels, frames))   # the classifier alone (an int8 file)
 
 Counted, for a batch of one clip: Conv1d/Conv2d (per output element: in_channels / groups × kernel taps),
 Linear (in_features per output element), GRU/LSTM (3 or 4 gates × (input + hidden) per step, per direction
@@ -38,24 +39,29 @@ def _module_macs(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor |
     return 0
 
 
-@torch.no_grad()
 def count_macs(network: nn.Module, clip_samples: int) -> int:
     """MACs of `network` (waveform [batch, samples] → logits) on one clip of `clip_samples` samples."""
+    return count_macs_on(network, (1, clip_samples))
+
+
+@torch.no_grad()
+def count_macs_on(module: nn.Module, input_shape: tuple[int, ...]) -> int:
+    """MACs of `module` on one zero input of `input_shape` (a classifier alone: [1, channels, frames])."""
     total = 0
 
     def hook(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor | tuple) -> None:
         nonlocal total
         total += _module_macs(module, inputs, output)
 
-    handles = [m.register_forward_hook(hook) for m in network.modules()]
-    was_training = network.training
+    handles = [m.register_forward_hook(hook) for m in module.modules()]
+    was_training = module.training
     try:
-        network.eval()
-        parameter = next(network.parameters(), None)
+        module.eval()
+        parameter = next(module.parameters(), None)
         device = parameter.device if parameter is not None else torch.device("cpu")
-        network(torch.zeros(1, clip_samples, device=device))
+        module(torch.zeros(*input_shape, device=device))
     finally:
-        network.train(was_training)
+        module.train(was_training)
         for handle in handles:
             handle.remove()
     return total

@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 import torchaudio
@@ -9,6 +10,10 @@ from torch import Tensor, nn
 
 from kws.data.audio import SPEECH_COMMANDS_RATE
 from kws.models.matmul_stft import MatmulPowerSpectrum
+
+LOG_FLOOR = 1e-6  # added to the mel power before the log, so silence gives log(1e-6), not -inf
+MEL_SCALE = "htk"  # torchaudio's default: mel = 2595 log10(1 + hz / 700); no area normalisation
+NORMALIZE_EPS = 1e-5  # added to the per-clip standard deviation (normalize=True)
 
 
 class LogMel(nn.Module):
@@ -32,10 +37,21 @@ class LogMel(nn.Module):
             raise ValueError(f"features.n_mfcc ({n_mfcc}) cannot exceed features.n_mels ({n_mels})")
         self.normalize = normalize
         self.channels = n_mfcc or n_mels  # what the classifier sees per frame
+        self.sample_rate, self.f_min, self.f_max, self.n_mfcc = sample_rate, f_min, f_max, n_mfcc
+        self.log_floor, self.normalize_eps = (
+            LOG_FLOOR,
+            NORMALIZE_EPS,
+        )  # attributes: TorchScript reads no globals
         self.n_fft, self.win_length, self.hop_length, self.n_mels = n_fft, win_length, hop_length, n_mels
-        self.register_buffer("window", torch.hann_window(win_length), persistent=False)
+        self.register_buffer("window", torch.hann_window(win_length, periodic=True), persistent=False)
         mel_fb = torchaudio.functional.melscale_fbanks(
-            n_freqs=n_fft // 2 + 1, f_min=f_min, f_max=f_max, n_mels=n_mels, sample_rate=sample_rate
+            n_freqs=n_fft // 2 + 1,
+            f_min=f_min,
+            f_max=f_max,
+            n_mels=n_mels,
+            sample_rate=sample_rate,
+            norm=None,
+            mel_scale=MEL_SCALE,
         )
         self.register_buffer("mel_fb", mel_fb.T.contiguous(), persistent=False)
         self.stft_as_matmul = False  # set only while exporting to ONNX, see `stft_as_matmul` below
@@ -77,13 +93,38 @@ class LogMel(nn.Module):
 
     def from_mel_power(self, mel_power: Tensor) -> Tensor:
         """Mel power [batch, n_mels, frames] → the features the classifier takes."""
-        features = torch.log(mel_power + 1e-6)
+        features = torch.log(mel_power + self.log_floor)
         if self.dct is not None:
             features = torch.matmul(self.dct, features)
         if self.normalize:
             mean = features.mean(dim=-1, keepdim=True)
-            features = (features - mean) / (features.std(dim=-1, keepdim=True) + 1e-5)
+            features = (features - mean) / (features.std(dim=-1, keepdim=True) + self.normalize_eps)
         return features
+
+    def recipe(self) -> dict[str, Any]:
+        """This front-end in plain numbers, for firmware that computes it outside the model (model.json's
+        microcontroller bundle; kws.ship.numpy_features follows it step by step)."""
+        return {
+            "sample_rate": self.sample_rate,
+            "n_fft": self.n_fft,
+            "window": "hann",  # periodic, win_length long, centred in n_fft (zeros either side)
+            "window_periodic": True,
+            "win_length": self.win_length,
+            "hop_length": self.hop_length,
+            "center": True,  # torch.stft's: n_fft // 2 samples of padding before and after the clip
+            "pad_mode": "constant",  # zeros
+            "spectrum": "power",  # real² + imag² of the one-sided FFT, n_fft // 2 + 1 bins
+            "n_mels": self.n_mels,
+            "mel_scale": MEL_SCALE,
+            "mel_norm": None,
+            "f_min": self.f_min,
+            "f_max": self.f_max,
+            "log": "natural",  # log(mel power + log_floor)
+            "log_floor": self.log_floor,
+            "n_mfcc": self.n_mfcc,  # > 0: the first n_mfcc coefficients of an orthonormal DCT-II of the bands
+            "normalize": self.normalize,  # per clip and band over time: (x - mean) / (std + normalize_eps)
+            "normalize_eps": self.normalize_eps,
+        }
 
 
 @contextmanager

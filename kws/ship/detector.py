@@ -135,7 +135,7 @@ def window_posteriors(
     in seconds: everything but the smoothing and the threshold, which kws-detect-eval sweeps."""
     if len(audio) == 0:
         return np.zeros((0, len(spotter.labels)), np.float32), np.zeros(0)
-    hop_samples = max(1, round(hop_s * spotter.sample_rate))
+    hop_samples = hop_samples_of(spotter, hop_s)
     stream = spotter.stream_at(hop_samples)
     if stream is not None:
         probs = softmax(stream_logits(audio, stream, spotter.clip_samples))
@@ -144,6 +144,18 @@ def window_posteriors(
     rms = window_rms(audio, spotter.clip_samples, hop_samples)
     centres = np.arange(len(probs)) * hop_samples / spotter.sample_rate
     return probs * loud_enough(rms, gate_db)[:, None], centres
+
+
+def hop_samples_of(spotter: Spotter, hop_s: float) -> int:
+    return max(1, round(hop_s * spotter.sample_rate))
+
+
+def scored_by(spotter: Spotter, hop_s: float) -> str:
+    """What computes window_posteriors' windows at `hop_s`, in words (kws-detect says it on stderr)."""
+    stream = spotter.stream_at(hop_samples_of(spotter, hop_s))
+    if stream is None:
+        return f"{spotter.source} ({spotter.runtime}), each window whole"
+    return f"{stream.source or spotter.source} ({spotter.runtime}), as a stream"
 
 
 def window_rms(audio: np.ndarray, clip_samples: int, hop_samples: int) -> np.ndarray:

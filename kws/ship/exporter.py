@@ -2,6 +2,8 @@
 
     kws-export ckpt_path=outputs/train/<run>/checkpoints/best.ckpt   # → outputs/train/<run>/export/
     kws-export ckpt_path=… quantize=static    # + model.int8.onnx, its test accuracy and size change
+    kws-export ckpt_path=… targets=[tflite,pte]   # + model.tflite (LiteRT), model.pte (ExecuTorch)
+    kws-export ckpt_path=… targets=[int8_tflite]  # + model.int8.tflite (full-integer int8, microcontrollers)
 
 Both models take a float32 waveform [batch, clip_samples] in [-1, 1] at the training sample rate
 (features are inside) and return logits [batch, labels]; model.json says how to prepare that input.
@@ -9,7 +11,9 @@ model.stream.onnx is the same network as a streaming step (kws.ship.streaming_st
 its states in, logits and the next states out; model.json's "streaming" says how to feed it), which
 kws-detect and kws-detect-eval run. The models are written to a hidden staging folder and only moved
 into the output folder once ONNX Runtime and TorchScript give the eager network's logits (to parity_atol)
-on clips of the checkpoint's test split, and the streaming model on a recording made of them.
+on clips of the checkpoint's test split, and the streaming model on a recording made of them; the
+device files of `targets` (kws.ship.device_targets) pass their own gate on the same clips (the int8 one:
+its accuracy on the whole test split).
 """
 
 import json
@@ -32,6 +36,8 @@ from kws.models.speech_embedding import SpeechEmbedding
 from kws.models.speech_embedding.weights import PROVENANCE as SPEECH_EMBEDDING_PROVENANCE
 from kws.models.whisper import WhisperEncoder
 from kws.models.whisper.packaged_weights import PROVENANCE as WHISPER_PROVENANCE
+from kws.ship import device_targets
+from kws.ship.calibration import calibration_waveforms
 from kws.ship.detector import DEFAULTS, sliding_windows
 from kws.ship.quantize import accuracy, quantize
 from kws.ship.runtime import onnx_runner
@@ -82,8 +88,10 @@ def _sidecar(module: KWSModule, ckpt_path: Path, opset: int) -> dict[str, Any]:
 
 
 def export(cfg: DictConfig) -> dict[str, Path]:
-    """Write model.pt (TorchScript), model.onnx and model.json (+ model.int8.onnx with cfg.quantize) into
-    the output folder, or nothing at all if an exported model disagrees with PyTorch."""
+    """Write model.pt (TorchScript), model.onnx and model.json (+ model.int8.onnx with cfg.quantize, the
+    device files of cfg.targets) into the output folder, or nothing at all if an exported model disagrees
+    with PyTorch."""
+    device_targets.check_targets(cfg.targets)  # before any work: a missing extra should not cost an export
     ckpt_path = Path(cfg.ckpt_path)
     module = load_checkpoint(ckpt_path)
     out_dir = Path(cfg.paths.output_dir)
@@ -105,7 +113,10 @@ def export(cfg: DictConfig) -> dict[str, Path]:
         raise atomic.write_error(out_dir, err) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    for kind, name in (("onnx_int8", "model.int8.onnx"), ("onnx_stream", "model.stream.onnx")):
+    optional = {"onnx_int8": "model.int8.onnx", "onnx_stream": "model.stream.onnx"}
+    optional |= {name: target.file for name, target in device_targets.TARGETS.items()}
+    optional |= {"micro_h": "model_data.h", "micro_cc": "model_data.cc"}  # the int8 file's C array
+    for kind, name in optional.items():
         if kind not in files:  # left by an earlier export, it would not match these files
             (out_dir / name).unlink(missing_ok=True)
     for kind, path in files.items():
@@ -157,6 +168,11 @@ def _write_and_check(
     if cfg.quantize:  # not held to parity_atol: int8 changes the logits by design; its accuracy is reported
         files["onnx_int8"] = staging / "model.int8.onnx"
         sidecar["int8"] = _quantize(files, cfg, data, module.preparation)
+    if cfg.targets:
+        device_files, sidecar["targets"] = device_targets.write_and_check(
+            network, module.preparation, cfg, staging, batches, data
+        )
+        files |= device_files
     files["sidecar"] = staging / "model.json"
     files["sidecar"].write_text(json.dumps(sidecar, indent=2) + "\n")
     return files
@@ -239,17 +255,13 @@ def _quantize(
 ) -> dict[str, Any]:
     """int8 model next to the fp32 one; both scored on the test split of the training data."""
     fp32_path, int8_path = files["onnx"], files["onnx_int8"]
-    train_clips = data.split("training").clips
     test = data.split("testing")
     test_clips, test_labels = preparation.waveform(test.clips), np.asarray(test.labels)
-    rng = np.random.default_rng(0)
-    chosen = np.sort(
-        rng.choice(len(train_clips), min(cfg.calibration_clips, len(train_clips)), replace=False)
-    )
-    quantize(fp32_path, int8_path, cfg.quantize, preparation.waveform(train_clips[chosen]))
+    calibration = calibration_waveforms(data, preparation, cfg.calibration_clips)
+    quantize(fp32_path, int8_path, cfg.quantize, calibration)
     result = {
         "mode": cfg.quantize,
-        "calibration_clips": len(chosen) if cfg.quantize == "static" else 0,
+        "calibration_clips": len(calibration) if cfg.quantize == "static" else 0,
         "test_acc_fp32": accuracy(fp32_path, test_clips, test_labels),
         "test_acc_int8": accuracy(int8_path, test_clips, test_labels),
         "test_clips": len(test_labels),

@@ -30,6 +30,7 @@ class StreamModel:
     run: StepRunner
     hop_samples: int
     states: tuple[tuple[int, ...], ...]
+    source: str = ""  # the file it runs (model.stream.onnx); "" for PyTorch's
 
 
 def stream_logits(audio: np.ndarray, model: StreamModel, clip_samples: int) -> np.ndarray:
@@ -79,4 +80,5 @@ def onnx_stream(folder: Path, entry: dict, threads: int = 1) -> StreamModel:
     def run(samples: np.ndarray, *states: np.ndarray):  # noqa: ANN202
         return tuple(session.run(None, {"samples": samples, **dict(zip(names, states, strict=True))}))
 
-    return StreamModel(run, entry["hop_samples"], tuple(tuple(entry["inputs"][name][1:]) for name in names))
+    states = tuple(tuple(entry["inputs"][name][1:]) for name in names)
+    return StreamModel(run, entry["hop_samples"], states, str(folder / entry["file"]))
