@@ -48,11 +48,18 @@ def _git(*args: str) -> str:
     return done.stdout.strip() if done.returncode == 0 else ""
 
 
+def as_typed(text: str) -> str:
+    """`text` with this machine's absolute paths as another user would type them: inside the repository
+    relative to its root, in the shared folder beside it as ../shared/…"""
+    shared = REPO.parent / "shared"
+    return text.replace(f"{shared}/", "../shared/").replace(f"{REPO}/", "")
+
+
 def command_line() -> str:
     """The command as a user would type it in the repository root: `python scripts/<name>.py …`."""
     script = Path(sys.argv[0]).resolve()
     shown = script.relative_to(REPO) if script.is_relative_to(REPO) else script
-    return shlex.join(["python", str(shown), *sys.argv[1:]])
+    return as_typed(shlex.join(["python", str(shown), *sys.argv[1:]]))
 
 
 def write_result(

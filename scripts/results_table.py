@@ -59,8 +59,11 @@ def epoch_seconds(run_dir: Path, metrics: dict) -> list[float]:
 
 
 def command(overrides: list[str], seeds: list[int]) -> str:
+    from results_doc import as_typed  # scripts/, on sys.path when the script runs
+
     seed = [f"seed={','.join(map(str, seeds))}"]
-    return "`" + " ".join(["kws-train", *(["--multirun"] if len(seeds) > 1 else []), *overrides, *seed]) + "`"
+    typed = " ".join(["kws-train", *(["--multirun"] if len(seeds) > 1 else []), *overrides, *seed])
+    return "`" + as_typed(typed) + "`"
 
 
 def _data(config: dict, scores: list[dict]) -> str:

@@ -90,3 +90,21 @@ def test_no_table_of_figures_is_typed_by_hand():
             if any(MEASURED_CELL.match(cell) for cell in cells):
                 typed.append(f"{page.relative_to(REPO)}: {line[:80]}")
     assert not typed, "tables of figures not rendered from docs/results/*.json:\n" + "\n".join(typed)
+
+
+# Where measuring machines keep checkouts and scratch files; a container's own paths (/data, /outputs in
+# the Docker examples) are not among them.
+MACHINE_PATHS = re.compile(rf"(?<![\w.])(?:{re.escape(str(REPO.parent))}|/tmp|/home|/root|/Users)/")
+
+
+def test_no_command_or_figure_names_a_path_of_the_machine_that_measured_it():
+    docs = REPO / "docs"
+    pages = [REPO / "README.md", *sorted(docs.rglob("*.md")), *sorted(docs.rglob("*.json"))]
+    found = [
+        f"{page.relative_to(REPO)}:{number}: {match.group(0)}…"
+        for page in pages
+        for number, line in enumerate(page.read_text().splitlines(), 1)
+        for match in MACHINE_PATHS.finditer(line)
+    ]
+    hint = "absolute paths another user cannot paste (use paths relative to the repo, ../shared/…)"
+    assert not found, hint + ":\n" + "\n".join(found)
