@@ -11,7 +11,8 @@ import soundfile as sf
 
 from kws.commands.evaluate import evaluate
 from kws.commands.train import train
-from tests.conftest import compose_config, copy_clips, tone_clip, write_layout
+from kws.ship.exporter import export
+from tests.conftest import REPO, compose_config, copy_clips, tone_clip, write_layout
 
 WORDS = {"yes": 400, "no": 900, "up": 1500, "down": 2500, "left": 3200}
 FAST = ["trainer.accelerator=cpu", "trainer.enable_progress_bar=false", "data.batch_size=16"]
@@ -120,3 +121,24 @@ def test_detection_labels_score_unknown_and_skip_silence_without_noise(detection
     report = json.loads((tmp_path / "eval" / "all_report.json").read_text())
     assert report["labels"] == ["_silence_", "_unknown_", "yes", "no", "up"]
     assert np.array(report["confusion"])[2].sum() == 10  # every clip of yes
+
+
+def test_word_accuracy_script_gives_kws_evals_figures_for_a_checkpoint_and_its_export(
+    four_word_model, full_root, tmp_path
+):
+    root = subset_root(full_root, tmp_path / "subset", ["yes", "up", "left"])
+    export(compose_config("export", tmp_path / "export", [f"ckpt_path={four_word_model}"]))
+    summaries = []
+    for model in (four_word_model, tmp_path / "export"):
+        out = tmp_path / f"{len(summaries)}.json"
+        command = [sys.executable, str(REPO / "scripts" / "word_accuracy.py"), str(model), str(root)]
+        command += ["--split", "all", "--out", str(out), "--json-out", str(tmp_path / "table.json")]
+        subprocess.run(command, capture_output=True, text=True, check=True, cwd=tmp_path, timeout=120)
+        summaries.append(json.loads(out.read_text()))
+    evaluated = scored(four_word_model, root, tmp_path / "eval", "split=all")
+    for summary in summaries:
+        assert summary["accuracy"] == pytest.approx(evaluated["all/acc"], abs=1e-4)
+        assert summary["per_word"] == evaluated["per_label"] and summary["clips"] == 20
+        assert summary["absent_labels"] == ["no", "down"] and summary["labels"] == 4
+    (row,) = json.loads((tmp_path / "table.json").read_text())["rows"]
+    assert set(row) == {"model", "clips", "yes", "up", "all"}

@@ -31,6 +31,8 @@ from kws.training.checkpoint import load_checkpoint
 
 log = logging.getLogger(__name__)
 
+# what metrics.json adds from the split's confusion matrix: scores on a root with only some of the labels
+PRESENT_KEYS = ("clips", "per_label", "absent_labels", "into_absent_labels")
 METRIC_PREFIX = {
     "training": "train",
     "validation": "val",
@@ -64,7 +66,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         module.network, module.preparation, datamodule.test_dataloader(), out_dir, cfg.split, examples=0
     )
     present = present_label_scores(report["labels"], report["confusion"])
-    metrics |= {key: present[key] for key in ("per_label", "absent_labels", "into_absent_labels")}
+    metrics |= {key: present[key] for key in PRESENT_KEYS}
     atomic.write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     print(per_class_table([row for row in report["per_class"] if row["support"]]))
     print(present_label_lines(present, cfg.split))
