@@ -82,7 +82,9 @@ def test_a_subset_root_scores_its_words_over_all_labels_and_names_the_rest(
     assert confusion[2:].sum() == 0 and confusion.sum() == 2  # one test speaker, two present words
     assert result["test/acc"] == pytest.approx(np.trace(confusion) / confusion.sum())
     assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["absent_labels"] == ["up", "down"]
-    (skipped,) = [line for line in capsys.readouterr().out.splitlines() if "skipped" in line]
+    out = capsys.readouterr().out
+    assert "| yes |" in out and "| up |" not in out  # the per-class table: the labels with clips
+    (skipped,) = [line for line in out.splitlines() if "skipped" in line]
     assert skipped.endswith("skipped 2 label(s) without clips in the testing split: up, down")
 
 

@@ -33,12 +33,8 @@ log = logging.getLogger(__name__)
 
 # what metrics.json adds from the split's confusion matrix: scores on a root with only some of the labels
 PRESENT_KEYS = ("clips", "per_label", "absent_labels", "into_absent_labels")
-METRIC_PREFIX = {
-    "training": "train",
-    "validation": "val",
-    "testing": "test",
-    ALL: ALL,
-}  # as kws-train names them
+# as kws-train names them; all: every clip of a root the model never saw
+METRIC_PREFIX = {"training": "train", "validation": "val", "testing": "test", ALL: ALL}
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
@@ -68,7 +64,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     present = present_label_scores(report["labels"], report["confusion"])
     metrics |= {key: present[key] for key in PRESENT_KEYS}
     atomic.write_text(out_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    print(per_class_table([row for row in report["per_class"] if row["support"]]))
+    print(per_class_table([row for row in report["per_class"] if row["support"]]))  # recall: accuracy
     print(present_label_lines(present, cfg.split))
     print(f"{cfg.split}: loss {scores[f'{prefix}/loss']:.4f}")
     print(f"-> {out_dir / 'metrics.json'}, {out_dir / f'{cfg.split}_confusion.png'}, {cfg.split}_report.json")

@@ -16,19 +16,15 @@ def present_label_scores(labels: list[str], confusion: np.ndarray) -> dict:
         "clips": int(clips.sum()),
         "accuracy": round(float(np.trace(confusion) / max(1, clips.sum())), 4),
         "per_label": {labels[i]: round(float(confusion[i, i] / clips[i]), 4) for i in present},
-        "per_label_clips": {labels[i]: int(clips[i]) for i in present},
         "absent_labels": [labels[i] for i in absent],
         "into_absent_labels": int(confusion[np.ix_(present, absent)].sum()),
     }
 
 
 def present_label_lines(scores: dict, split: str) -> str:
-    """The console view: one line per present label, the overall score, then what the root lacked."""
-    lines = [
-        f"{label:<12} {scores['per_label_clips'][label]:>6} {accuracy:>7.1%}"
-        for label, accuracy in scores["per_label"].items()
-    ]
-    lines.append(f"{split}: accuracy {scores['accuracy']:.4f} over {scores['clips']} clips")
+    """The console lines under the per-class table (whose recall is each present label's accuracy): the
+    overall score, then what the root lacked."""
+    lines = [f"{split}: accuracy {scores['accuracy']:.4f} over {scores['clips']} clips"]
     if scores["absent_labels"]:
         absent = scores["absent_labels"]
         lines.append(
