@@ -17,8 +17,16 @@ import statistics
 from pathlib import Path
 
 import yaml
-from results_doc import table, write_result
-from results_table import command, group_by_everything_but_the_seed, model_name, overrides_of, seed_of
+from results_doc import REPO, table, write_result
+
+from kws.errors import user_errors_as_one_line
+from kws.evaluation.seeds_table import (
+    command,
+    group_by_everything_but_the_seed,
+    model_name,
+    overrides_of,
+    seed_of,
+)
 
 COLUMNS = ("model", "test accuracy", "n", "epochs", "FRR at 0.5 FA/h: validation", "FRR at 0.5 FA/h: test",
            "test at the validation-calibrated setting", "command")  # fmt: skip
@@ -62,6 +70,7 @@ def row(run_dirs: list[Path]) -> dict:
         command(
             [o for o in overrides_of(run_dirs[0]) if not o.startswith("seed=")],
             sorted(seed_of(d) for d in run_dirs),
+            REPO,
         ),
     )
     return dict(zip(COLUMNS, cells, strict=True))
@@ -74,7 +83,8 @@ def main() -> None:
     parser.add_argument("run_dirs", nargs="+", type=Path)
     parser.add_argument("--json-out", type=Path, metavar="PATH", help="also write the table as data here")
     args = parser.parse_args()
-    rows = [row(group) for group in group_by_everything_but_the_seed(args.run_dirs)]
+    with user_errors_as_one_line():
+        rows = [row(group) for group in group_by_everything_but_the_seed(args.run_dirs)]
     print(table([{"columns": COLUMNS, "text_columns": TEXT_COLUMNS, "rows": rows}]))
     if args.json_out:
         write_result(args.json_out, args.json_out.stem, rows, text_columns=TEXT_COLUMNS)

@@ -1,72 +1,74 @@
-"""Top-1 accuracy of a model on another root's clips of the words it knows, over all of its labels — what
-`kws-predict --json` says of each file — e.g. a model trained on synthetic speech, scored on real voices:
+"""Top-1 accuracy of a model on another root's clips of the words it knows, over all of its labels: kws-eval
+for a checkpoint, kws-predict's runtime for an export folder. Kept so the commands that docs/results record
+still run; for a checkpoint, type the kws-eval command instead:
 
-    python scripts/word_accuracy.py outputs/train/<run>/export ../shared/data/speech_commands_real8
-    python scripts/word_accuracy.py <ckpt or export> <root> --split validation --out <run>/real_val.json
+    kws-eval ckpt_path=outputs/train/<run>/checkpoints/best.ckpt data.root=<root> [split=all]
+    python scripts/word_accuracy.py <ckpt or export> <root> --split all --out <run>/real_all.json
 
-The clips are those of --split's list (every clip: --split all) whose word folder is one of the model's
-labels, each prepared exactly as kws-predict prepares a file (kws.ship.prediction.predict_files). The last
-line is one JSON object with the figures (also written to --out).
+The last line is one JSON object with the figures (also written to --out); --json-out writes them as a
+docs/results table, a column per word.
 """
 
 import argparse
 import json
-from collections import Counter
+import tempfile
 from pathlib import Path
 
-from kws.data.speech_commands import DATASET_DIR, LIST_FILES
+import numpy as np
+from hydra import compose, initialize_config_dir
+
+from kws.commands.evaluate import METRIC_PREFIX, PRESENT_KEYS, evaluate
+from kws.config_dir import CONFIG_DIR
+from kws.data.speech_commands import ALL, SUBSETS, split_files
+from kws.errors import user_errors_as_one_line
+from kws.evaluation.present_words import present_label_scores
 from kws.ship.prediction import predict_files
 from kws.ship.runtime import load_spotter
+
+
+def checkpoint_scores(checkpoint: str, root: Path, split: str) -> dict:
+    """kws-eval's figures (its files go to a folder thrown away after)."""
+    with tempfile.TemporaryDirectory() as out, initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        overrides = [
+            f"ckpt_path={checkpoint}",
+            f"data.root={root}",
+            f"split={split}",
+            f"paths.output_dir={out}",
+        ]
+        metrics = evaluate(compose("eval", overrides))
+    scores = {key: metrics[key] for key in PRESENT_KEYS}
+    labels = len(scores["per_label"]) + len(scores["absent_labels"])
+    return {"labels": labels, "accuracy": round(metrics[f"{METRIC_PREFIX[split]}/acc"], 4), **scores}
+
+
+def export_scores(folder: str, root: Path, split: str) -> dict:
+    """The same figures from kws-predict's top-1 of each clip whose word folder is one of the labels."""
+    spotter = load_spotter(folder)
+    index = {label: i for i, label in enumerate(spotter.labels)}
+    clips = [str(path) for path, word in split_files(root, split) if word in index]
+    confusion = np.zeros((len(index), len(index)), dtype=int)
+    for start in range(0, len(clips), 256):
+        for result in predict_files(spotter, clips[start : start + 256], top=1, skip_bad_files=True)[0]:
+            confusion[index[Path(result["file"]).parent.name], index[result["label"]]] += 1
+    scores = present_label_scores(list(spotter.labels), confusion)
+    return {"labels": len(index), "skipped": len(clips) - scores["clips"], **scores}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", help="a kws-train .ckpt or a kws-export folder")
     parser.add_argument("root", type=Path)
-    parser.add_argument(
-        "--split",
-        choices=[*sorted(LIST_FILES), "all"],
-        default="testing",
-        help="all: every clip (a root the model never saw)",
-    )
+    parser.add_argument("--split", choices=[*SUBSETS, ALL], default="testing", help="all: every clip")
     parser.add_argument("--out", type=Path, help="also write the JSON summary here")
-    parser.add_argument(
-        "--json-out",
-        type=Path,
-        metavar="PATH",
-        help="also write the figures as data: a column per word",
-    )
+    parser.add_argument("--json-out", type=Path, metavar="PATH", help="also write a docs/results table")
     parser.add_argument("--row", help="the row's name in that table (default: the model argument)")
     args = parser.parse_args()
 
-    spotter = load_spotter(args.model)
-    directory = args.root / DATASET_DIR if (args.root / DATASET_DIR).is_dir() else args.root
-    if args.split == "all":
-        lines = sorted(path.relative_to(directory).as_posix() for path in directory.glob("*/*.wav"))
-    else:
-        lines = (directory / LIST_FILES[args.split]).read_text().split()
-    clips = [str(directory / line) for line in lines if line.split("/")[0] in spotter.labels]
-    results = []
-    for start in range(0, len(clips), 256):
-        results += predict_files(spotter, clips[start : start + 256], top=1, skip_bad_files=True)[0]
-    right, total = Counter(), Counter()
-    for result in results:
-        word = Path(result["file"]).parent.name
-        total[word] += 1
-        right[word] += result["label"] == word
-    per_word = {word: round(right[word] / total[word], 4) for word in sorted(total)}
-    summary = {
-        "model": str(args.model),
-        "root": str(args.root),
-        "split": args.split,
-        "clips": sum(total.values()),
-        "skipped": len(clips) - sum(total.values()),
-        "labels": len(spotter.labels),
-        "accuracy": round(sum(right.values()) / max(1, sum(total.values())), 4),
-        "per_word": per_word,
-    }
-    for word, accuracy in per_word.items():
-        print(f"{word:<10} {total[word]:>5} {accuracy:>7.1%}")
+    score = export_scores if Path(args.model).is_dir() else checkpoint_scores
+    scores = score(args.model, args.root, args.split)
+    per_word = scores.pop("per_label")
+    summary = {"model": str(args.model), "root": str(args.root), "split": args.split, **scores}
+    summary["per_word"] = per_word
     print(json.dumps(summary))
     if args.out:
         args.out.write_text(json.dumps(summary, indent=2) + "\n")
@@ -80,4 +82,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with user_errors_as_one_line():
+        main()

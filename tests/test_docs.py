@@ -25,7 +25,7 @@ def test_every_result_file_records_its_command_commit_date_and_machine_and_is_sh
     assert files
     for path in files:
         record = json.loads(path.read_text())
-        assert record["command"].startswith("python scripts/"), path
+        assert record["command"].startswith(("python scripts/", "kws-table ")), path
         assert len(record["commit"]) == 40 and record["date"] and record["rows"], path
         assert {"cpu", "avx512"} <= record["machine"].keys(), path
         assert path.relative_to(REPO).as_posix() in shown, f"{path.name} is rendered nowhere"
@@ -90,3 +90,21 @@ def test_no_table_of_figures_is_typed_by_hand():
             if any(MEASURED_CELL.match(cell) for cell in cells):
                 typed.append(f"{page.relative_to(REPO)}: {line[:80]}")
     assert not typed, "tables of figures not rendered from docs/results/*.json:\n" + "\n".join(typed)
+
+
+# Where measuring machines keep checkouts and scratch files; a container's own paths (/data, /outputs in
+# the Docker examples) are not among them.
+MACHINE_PATHS = re.compile(rf"(?<![\w.])(?:{re.escape(str(REPO.parent))}|/tmp|/home|/root|/Users)/")
+
+
+def test_no_command_or_figure_names_a_path_of_the_machine_that_measured_it():
+    docs = REPO / "docs"
+    pages = [REPO / "README.md", *sorted(docs.rglob("*.md")), *sorted(docs.rglob("*.json"))]
+    found = [
+        f"{page.relative_to(REPO)}:{number}: {match.group(0)}…"
+        for page in pages
+        for number, line in enumerate(page.read_text().splitlines(), 1)
+        for match in MACHINE_PATHS.finditer(line)
+    ]
+    hint = "absolute paths another user cannot paste (use paths relative to the repo, ../shared/…)"
+    assert not found, hint + ":\n" + "\n".join(found)

@@ -14,6 +14,7 @@ from kws.commands.detect import _parser as detect_parser
 from kws.commands.detect_eval import _parser as detect_eval_parser
 from kws.commands.predict import _parser as predict_parser
 from kws.commands.report import _parser as report_parser
+from kws.commands.table import _parser as table_parser
 from tests.conftest import REPO, compose_config
 
 CONFIGS = REPO / "configs"
@@ -23,6 +24,7 @@ ARGPARSE_COMMANDS = {
     "kws-detect": detect_parser,
     "kws-detect-eval": detect_eval_parser,
     "kws-report": report_parser,
+    "kws-table": table_parser,
     "kws-demo": demo_parser,
 }
 COMMAND = re.compile(r"(?<![\w/.-])(kws-[a-z-]+)(?=\s|$)")

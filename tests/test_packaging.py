@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from tests.test_results_table import _run_dir
 
 SCRIPTS = ("kws-train", "kws-eval", "kws-export", "kws-synth")
 
@@ -93,3 +94,21 @@ def test_wheel_ships_kws_demos_page(installed, tmp_path):
     assert (target / "kws" / "demo" / "static" / "app.js").is_file() and (
         target / "bin" / "kws-demo"
     ).is_file()
+
+
+@pytest.mark.slow
+def test_installed_kws_table_makes_the_table_outside_a_clone(installed, tmp_path):
+    """The research table needs no scripts/ folder: the wheel's kws-table reads runs from anywhere."""
+    _, target = installed
+    runs = [_run_dir(tmp_path, seed, acc, "data/a") for seed, acc in ((0, 0.90), (1, 0.92))]
+    result = subprocess.run(
+        [sys.executable, str(target / "bin" / "kws-table"), *map(str, runs), "--json-out", "t.json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(target)},
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "| CNN | a | 1,234 | 5.0 M | 81.0 % | 91.0 ± 1.4 % | 2 |" in result.stdout
+    assert (tmp_path / "t.json").is_file()

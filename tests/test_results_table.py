@@ -1,12 +1,16 @@
-"""scripts/results_table.py: README accuracy rows are mean ± std over the seeds of otherwise equal runs."""
+"""kws-table (and scripts/results_table.py, its name in recorded commands): accuracy rows are mean ± std over
+the seeds of otherwise equal runs; scripts/detection_table.py and int8_table.py, the other tables."""
 
 import json
+import re
 import runpy
 import sys
+import tomllib
 
 import pytest
 import yaml
 
+from kws.commands import table
 from tests.conftest import REPO
 
 
@@ -31,15 +35,34 @@ def _run_dir(parent, seed, acc, root, model="kws.models.cnn.CNN", epoch_seconds=
     return run_dir
 
 
-def test_seeds_of_one_setting_become_one_row_with_mean_and_std(tmp_path, monkeypatch, capsys):
+def _cells(line: str) -> list[str]:
+    return [c.strip() for c in line.strip("|").split("|")]
+
+
+def _table_rows(capsys) -> list[str]:
+    return capsys.readouterr().out.strip().splitlines()[2:]
+
+
+def _one_line_error(capsys, arguments: list[str]) -> str:
+    with pytest.raises(SystemExit) as stopped:
+        table.main(arguments)
+    assert stopped.value.code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    return line
+
+
+def test_kws_table_is_a_console_command_of_the_package():
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["kws-table"] == "kws.commands.launch:table"
+
+
+def test_seeds_of_one_setting_become_one_row_with_mean_and_std(tmp_path, capsys):
     runs = [_run_dir(tmp_path, s, a, "data/a") for s, a in [(0, 0.90), (1, 0.92), (2, 0.94)]]
     runs.append(_run_dir(tmp_path, 0, 0.5, "data/b", epoch_seconds=(9.0, 9.0)))
-    monkeypatch.setattr(sys, "argv", ["results_table.py", *map(str, runs)])
-    runpy.run_path(str(REPO / "scripts" / "results_table.py"), run_name="__main__")
-    rows = capsys.readouterr().out.strip().splitlines()[2:]
+    table.main([*map(str, runs)])
+    rows = _table_rows(capsys)
     assert len(rows) == 2
-    cells = [c.strip() for c in rows[0].strip("|").split("|")]
-    assert cells[:10] == [
+    assert _cells(rows[0]) == [
         "CNN",
         "a",
         "1,234",
@@ -56,48 +79,57 @@ def test_seeds_of_one_setting_become_one_row_with_mean_and_std(tmp_path, monkeyp
     )
 
 
-def test_scored_by_takes_accuracy_from_an_evaluation_on_another_root(tmp_path, monkeypatch, capsys):
+def test_scored_by_takes_accuracy_from_an_evaluation_on_another_root(tmp_path, capsys):
     runs = [_run_dir(tmp_path, s, 0.99, "data/synth8") for s in (0, 1)]
     for run, acc in zip(runs, (0.70, 0.80), strict=True):
         (run / "eval_real").mkdir()
         scored = {"test/acc": acc, "root": "/shared/speech_commands_real8", "split": "testing"}
         (run / "eval_real" / "metrics.json").write_text(json.dumps(scored))
-    monkeypatch.setattr(sys, "argv", ["results_table.py", *map(str, runs), "--scored-by", "eval_real"])
-    runpy.run_path(str(REPO / "scripts" / "results_table.py"), run_name="__main__")
-    (line,) = capsys.readouterr().out.strip().splitlines()[2:]
-    cells = [c.strip() for c in line.strip("|").split("|")]
+    table.main([*map(str, runs), "--scored-by", "eval_real"])
+    (line,) = _table_rows(capsys)
+    cells = _cells(line)
     assert cells[1:6:4] == ["synth8 → speech_commands_real8", "75.0 ± 7.1 %"]
     assert cells[4] == "–"  # the runs' own validation split is synthetic: not what settings are chosen by
 
 
-def test_val_scored_by_takes_validation_accuracy_from_an_evaluation(tmp_path, monkeypatch, capsys):
+def test_val_scored_by_takes_validation_accuracy_from_an_evaluation(tmp_path, capsys):
     runs = [_run_dir(tmp_path, s, 0.99, "data/synth8") for s in (0, 1)]
     for run, val in zip(runs, (0.80, 0.90), strict=True):
         for folder, scored in (("eval_test", {"test/acc": 0.7}), ("eval_val", {"val/acc": val})):
             (run / folder).mkdir()
             (run / folder / "metrics.json").write_text(json.dumps({**scored, "root": "/r/real8"}))
-    arguments = ["--scored-by", "eval_test", "--val-scored-by", "eval_val"]
-    monkeypatch.setattr(sys, "argv", ["results_table.py", *map(str, runs), *arguments])
-    runpy.run_path(str(REPO / "scripts" / "results_table.py"), run_name="__main__")
-    (line,) = capsys.readouterr().out.strip().splitlines()[2:]
-    cells = [c.strip() for c in line.strip("|").split("|")]
-    assert cells[4:6] == ["85.0 %", "70.0 ± 0.0 %"]
-    monkeypatch.setattr(sys, "argv", ["results_table.py", *map(str, runs), "--val-scored-by", "eval_test"])
-    with pytest.raises(SystemExit, match=r"eval_test/metrics.json: no val/acc \(scored on the \? split"):
-        runpy.run_path(str(REPO / "scripts" / "results_table.py"), run_name="__main__")
+    table.main([*map(str, runs), "--scored-by", "eval_test", "--val-scored-by", "eval_val"])
+    (line,) = _table_rows(capsys)
+    assert _cells(line)[4:6] == ["85.0 %", "70.0 ± 0.0 %"]
+    refused = _one_line_error(capsys, [*map(str, runs), "--val-scored-by", "eval_test"])
+    assert re.search(r"eval_test/metrics.json: no val/acc \(scored on the \? split", refused)
 
 
-def test_scored_by_a_validation_evaluation_is_refused_naming_the_file(tmp_path, monkeypatch):
+def test_scored_by_a_validation_evaluation_is_refused_naming_the_file(tmp_path, capsys):
     run = _run_dir(tmp_path, 0, 0.99, "data/synth8")
     (run / "eval_val").mkdir()
     (run / "eval_val" / "metrics.json").write_text(json.dumps({"val/acc": 0.8, "split": "validation"}))
-    monkeypatch.setattr(sys, "argv", ["results_table.py", str(run), "--scored-by", "eval_val"])
-    refused = r"eval_val/metrics.json: no test/acc \(scored on the validation split"
-    with pytest.raises(SystemExit, match=refused):
-        runpy.run_path(str(REPO / "scripts" / "results_table.py"), run_name="__main__")
+    refused = _one_line_error(capsys, [str(run), "--scored-by", "eval_val"])
+    assert re.search(r"eval_val/metrics.json: no test/acc \(scored on the validation split", refused)
+    assert _one_line_error(capsys, [str(run), "--scored-by", "eval_real"]).endswith(
+        f"{run}/eval_real/metrics.json: missing"
+    )
 
 
-def test_word_accuracy_files_score_the_runs_and_json_out_writes_the_table(tmp_path, monkeypatch, capsys):
+def test_a_folder_that_is_not_a_finished_run_is_one_line_naming_it(tmp_path, capsys):
+    run = _run_dir(tmp_path, 0, 0.99, "data/a")
+    not_a_run = tmp_path / "photos"
+    not_a_run.mkdir()
+    assert _one_line_error(capsys, [str(run), str(not_a_run)]) == (
+        f"kws: error: {not_a_run}: not a kws-train run (no config.yaml)"
+    )
+    assert _one_line_error(capsys, [str(tmp_path / "gone")]).endswith("gone: no such folder")
+    (run / "metrics.json").unlink()
+    assert _one_line_error(capsys, [str(run)]).endswith(f"{run}: no metrics.json (the run has not finished)")
+    assert "kws-table: unrecognized arguments: --seeds" in _one_line_error(capsys, [str(run), "--seeds"])
+
+
+def test_word_accuracy_files_score_the_runs_and_json_out_writes_the_table(tmp_path, capsys):
     """A model whose labels another root lacks is scored by scripts/word_accuracy.py --out files."""
     runs = [_run_dir(tmp_path, s, 0.99, "data/offline_kws") for s in (0, 1)]
     for run, acc in zip(runs, (0.76, 0.78), strict=True):
@@ -108,23 +140,26 @@ def test_word_accuracy_files_score_the_runs_and_json_out_writes_the_table(tmp_pa
             summary = {"accuracy": value, "split": split, "root": "../shared/data/speech_commands_real8"}
             (run / name).write_text(json.dumps(summary))
     out = tmp_path / "docs" / "results" / "t.json"
-    arguments = [
-        "--scored-by",
-        "real_testing.json",
-        "--val-scored-by",
-        "real_val.json",
-        "--json-out",
-        str(out),
-    ]
-    monkeypatch.setattr(sys, "argv", ["results_table.py", *map(str, runs), *arguments])
-    monkeypatch.syspath_prepend(str(REPO / "scripts"))
-    runpy.run_path(str(REPO / "scripts" / "results_table.py"), run_name="__main__")
-    (line,) = capsys.readouterr().out.strip().splitlines()[2:]
-    cells = [c.strip() for c in line.strip("|").split("|")]
+    scoring = ["--scored-by", "real_testing.json", "--val-scored-by", "real_val.json"]
+    table.main([*map(str, runs), *scoring, "--json-out", str(out)])
+    (line,) = _table_rows(capsys)
+    cells = _cells(line)
     assert cells[1] == "offline_kws → speech_commands_real8" and cells[4:6] == ["70.0 %", "77.0 ± 1.4 %"]
     record = json.loads(out.read_text())
-    assert record["command"].startswith("python scripts/results_table.py") and record["machine"]["cpu"]
+    assert record["command"].startswith("kws-table ") and "--scored-by real_testing.json" in record["command"]
+    assert record["machine"]["cpu"] and len(record["commit"]) == 40
     assert record["rows"][0]["test accuracy"] == "77.0 ± 1.4 %" and record["text_columns"][0] == "model"
+
+
+def test_the_script_makes_the_same_table_and_records_its_own_name(tmp_path, monkeypatch, capsys):
+    runs = [_run_dir(tmp_path, s, a, "data/a") for s, a in [(0, 0.90), (1, 0.92)]]
+    table.main([*map(str, runs)])
+    by_command = capsys.readouterr().out
+    out = tmp_path / "t.json"
+    monkeypatch.setattr(sys, "argv", ["results_table.py", *map(str, runs), "--json-out", str(out)])
+    runpy.run_path(str(REPO / "scripts" / "results_table.py"), run_name="__main__")
+    assert capsys.readouterr().out == by_command
+    assert json.loads(out.read_text())["command"].startswith("python scripts/results_table.py ")
 
 
 def _detect_eval(run_dir, split, frr_at_budget, calibrated=(0.4, 0.0)):

@@ -1,4 +1,4 @@
-"""argparse for kws-report, kws-predict, kws-detect and kws-detect-eval, in kws's error style."""
+"""argparse for kws-report, kws-table, kws-predict, kws-detect and kws-detect-eval, in kws's error style."""
 
 import argparse
 from typing import NoReturn

@@ -105,7 +105,7 @@ class KWSDataModule(L.LightningDataModule):
         """The data a checkpoint was trained on (`data`: its `data` hyper-parameter), or any `root` with its
         words, prepared as its `preparation` record says: same labels, decoding and clip length. Any split
         is then served by `split(…)`, built only when asked for (a root may hold nothing but a test
-        split); nothing downloads."""
+        split, and only some of the words); nothing downloads."""
         datamodule = cls(
             root=root or data["root"],
             words=[label for label in preparation.labels if label not in NON_KEYWORDS],
@@ -116,6 +116,7 @@ class KWSDataModule(L.LightningDataModule):
         )
         datamodule.decoding = preparation.decoding  # all of it, trimming frames included
         datamodule._prepare = ()  # each split when asked for: a test-only root has no training clips
+        datamodule._task_options["partial"] = True  # any root with some of its words: kws-eval scores those
         if tuple(datamodule.labels) != tuple(preparation.labels):
             raise KWSError(
                 f"preparation.labels: {list(preparation.labels)} cannot be rebuilt from the checkpoint's "
@@ -175,7 +176,7 @@ class KWSDataModule(L.LightningDataModule):
         self.clip_samples = self._clip_samples()
 
     def setup_split_as_test(self, subset: str) -> None:
-        """Serve `subset` (training/validation/testing) through test_dataloader, for kws-eval."""
+        """Serve `subset` (training/validation/testing, or all: every clip) through test_dataloader."""
         self._splits["testing"] = self._build(subset)
         self._resident.pop("testing", None)
 

@@ -25,6 +25,7 @@ DATASET_DIR = Path(ARCHIVE_FOLDER) / VERSION  # under a data root
 # the official split lists; training is every clip on neither
 LIST_FILES = {"validation": "validation_list.txt", "testing": "testing_list.txt"}
 SUBSETS = ("training", "validation", "testing")
+ALL = "all"  # every clip of a root, for scoring a model on a root it never saw
 BACKGROUND_DIR = "_background_noise_"  # long noise recordings beside the word folders, not a word
 # A clip is <word>/<speaker>_nohash_<repetition>.wav: the official split keeps a speaker's clips together.
 NOHASH = "_nohash_"
@@ -136,9 +137,12 @@ def discover_words(root: str | Path, skip_empty: bool = False) -> list[str]:
 
 
 def split_files(root: str | Path, subset: str) -> list[tuple[Path, str]]:
-    """(path, word) of every clip in the official `subset`, through torchaudio's SPEECHCOMMANDS listing."""
+    """(path, word) of every clip in the official `subset` (or in all of them: ALL), through torchaudio's
+    SPEECHCOMMANDS listing."""
     from torchaudio.datasets import SPEECHCOMMANDS
 
+    if subset == ALL:
+        return [clip for each in SUBSETS for clip in split_files(root, each)]
     check_layout(root)
     dataset = SPEECHCOMMANDS(root, url=VERSION, folder_in_archive=ARCHIVE_FOLDER, subset=subset)
     archive = Path(root) / ARCHIVE_FOLDER

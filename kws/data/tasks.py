@@ -12,7 +12,7 @@ from kws.data import speech_commands
 from kws.data.cache import ClipSource
 from kws.errors import DataError
 
-SUBSET_STREAM = {subset: i for i, subset in enumerate(speech_commands.SUBSETS)}
+SUBSET_STREAM = {subset: i for i, subset in enumerate((*speech_commands.SUBSETS, speech_commands.ALL))}
 UNKNOWN_LABEL, SILENCE_LABEL = "_unknown_", "_silence_"
 NON_KEYWORDS = frozenset({UNKNOWN_LABEL, SILENCE_LABEL})  # what a model says when no keyword is there
 
@@ -26,6 +26,8 @@ class Task:
     silence_label: str = SILENCE_LABEL
     seed: int = 0  # which unknown clips and silence windows are drawn; fixed per split
     unknown_roots: tuple[str, ...] = ()  # more roots whose non-keyword clips join each split's unknown pool
+    # kws-eval on any root: words it lacks (and _silence_ without noise files) have no clips, not an error
+    partial: bool = False
 
     @property
     def labels(self) -> list[str]:
@@ -39,7 +41,12 @@ class Task:
         index = {label: i for i, label in enumerate(self.labels)}
         known = [ClipSource(str(path), index[word]) for path, word in files if word in self.words]
         missing = sorted(set(self.words) - {word for _, word in files})
-        if missing:
+        if self.partial and not known:
+            raise DataError(
+                f"data.root: the {subset} split of {root} has no clips of the model's words "
+                f"({', '.join(self.words)})"
+            )
+        if missing and not self.partial:
             raise DataError(
                 f"data.words: {', '.join(missing)} have no clips in the {subset} split of {root}; name words "
                 f"it has, e.g. 'data.words=[{','.join(sorted({word for _, word in files}))}]', or "
@@ -52,7 +59,7 @@ class Task:
             count = min(len(others), round(len(known) * self.unknown_fraction))
             picked = sorted(rng.choice(len(others), size=count, replace=False)) if count else []
             extra += [ClipSource(str(others[i]), index[self.unknown_label]) for i in picked]
-        if self.silence_fraction > 0:
+        if self.silence_fraction > 0 and not (self.partial and not self._has_noise(root, sample_rate)):
             extra += self._silence(
                 root, round(len(known) * self.silence_fraction), index[self.silence_label], sample_rate, rng
             )
@@ -74,6 +81,12 @@ class Task:
                 if word not in self.words
             ]
         return others
+
+    @staticmethod
+    def _has_noise(root: str | Path, sample_rate: int) -> bool:
+        return any(
+            sf.info(path).frames >= sample_rate for path in speech_commands.background_noise_files(root)
+        )
 
     def _silence(
         self, root: str | Path, count: int, label: int, sample_rate: int, rng: np.random.Generator

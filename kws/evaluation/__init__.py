@@ -1,1 +1,2 @@
-"""Scoring a model: metrics, the confusion/per-class report of a split, and kws-report's run figure."""
+"""Scoring a model: metrics, the confusion/per-class report of a split, kws-report's run figure, and
+kws-table's results table of seeds with the result files it writes."""
