@@ -27,6 +27,7 @@ import torch
 from kws.errors import KWSError
 from kws.models.features import LogMel
 from kws.ship import int8_fold
+from kws.ship.tflite_file import litert_runner
 
 REQUIRES = ("litert_torch", "ai_edge_litert", "torchao")
 RUNTIME = "LiteRT"
@@ -167,26 +168,9 @@ def int8_runner(
     [clips, labels], one clip per invoke (the file's batch is one). "reference": LiteRT's reference
     kernels, which agree with TFLM's (its optimised default kernels round differently, and on the
     offline set's DS-CNN changed 4 of 350 predictions against TFLM's)."""
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
     if resolver not in RESOLVERS:
         raise KWSError(f"int8 runner: resolver {resolver!r} is not one of {', '.join(RESOLVERS)}")
-    kernels = OpResolverType.BUILTIN_REF if resolver == "reference" else OpResolverType.AUTO
-    interpreter = Interpreter(
-        model_path=str(path), num_threads=threads, experimental_op_resolver_type=kernels
-    )
-    interpreter.allocate_tensors()
-    (features,), (logits,) = interpreter.get_input_details(), interpreter.get_output_details()
-
-    def run(clips: np.ndarray) -> np.ndarray:
-        out = []
-        for clip in np.ascontiguousarray(clips, dtype=np.int8):
-            interpreter.set_tensor(features["index"], clip[None])
-            interpreter.invoke()
-            out.append(interpreter.get_tensor(logits["index"])[0].copy())
-        return np.stack(out)
-
-    return run
+    return litert_runner(path, np.int8, threads, reference_kernels=resolver == "reference")
 
 
 def normalised_features(

@@ -31,18 +31,29 @@ def write_tflite(network: torch.nn.Module, clip_samples: int, path: Path) -> Non
 def tflite_runner(path: Path, threads: int = 1) -> Callable[[np.ndarray], np.ndarray]:
     """LiteRT's interpreter for a kws model.tflite: float32 waveforms [batch, samples] -> logits, one
     clip per invoke."""
-    from ai_edge_litert.interpreter import Interpreter
+    return litert_runner(path, np.float32, threads)
 
-    interpreter = Interpreter(model_path=str(path), num_threads=threads)
+
+def litert_runner(
+    path: Path, dtype: type, threads: int = 1, reference_kernels: bool = False
+) -> Callable[[np.ndarray], np.ndarray]:
+    """LiteRT's interpreter for a .tflite of batch one: inputs [clips, …] of `dtype` -> outputs [clips, …],
+    one clip per invoke; `reference_kernels`: LiteRT's reference kernels instead of its optimised ones."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    kernels = OpResolverType.BUILTIN_REF if reference_kernels else OpResolverType.AUTO
+    interpreter = Interpreter(
+        model_path=str(path), num_threads=threads, experimental_op_resolver_type=kernels
+    )
     interpreter.allocate_tensors()
-    (waveform,), (logits,) = interpreter.get_input_details(), interpreter.get_output_details()
+    (inputs,), (outputs,) = interpreter.get_input_details(), interpreter.get_output_details()
 
-    def run(waveforms: np.ndarray) -> np.ndarray:
+    def run(clips: np.ndarray) -> np.ndarray:
         out = []
-        for clip in np.ascontiguousarray(waveforms, dtype=np.float32):
-            interpreter.set_tensor(waveform["index"], clip[None])
+        for clip in np.ascontiguousarray(clips, dtype=dtype):
+            interpreter.set_tensor(inputs["index"], clip[None])
             interpreter.invoke()
-            out.append(interpreter.get_tensor(logits["index"])[0])
+            out.append(interpreter.get_tensor(outputs["index"])[0].copy())
         return np.stack(out)
 
     return run
