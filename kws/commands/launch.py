@@ -46,6 +46,9 @@ def _run(module: str) -> None:
     if problem:
         print(f"kws: error: {problem}", file=sys.stderr)
         raise SystemExit(2)
+    from kws.console import quiet_known_messages
+
+    quiet_known_messages()  # before the command's imports: some libraries warn while importing
     importlib.import_module(module).main()
 
 

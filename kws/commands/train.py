@@ -123,10 +123,12 @@ def _speed_up_and_measure(module: KWSModule, cfg: DictConfig) -> dict[str, int]:
         use_channels_last(module.network)
     clip_samples = module.preparation.clip_samples
     size = {"params": count_parameters(module), "macs": count_macs(module.network, clip_samples)}
+    frozen = sum(p.numel() for p in module.parameters()) - size["params"]
     log.info(
-        "model %s: %s parameters, %s multiply-accumulates per %.2f s clip",
+        "model %s: %s trained parameters%s, %s multiply-accumulates per %.2f s clip",
         cfg.model._target_.rsplit(".", 1)[-1],
         f"{size['params']:,}",
+        f" (and {frozen:,} frozen)" if frozen else "",
         f"{size['macs']:,}",
         clip_samples / module.preparation.sample_rate,
     )

@@ -1,12 +1,13 @@
 """Callbacks that make a run readable from the console, and the factories of the optional ones the config
 names (configs/callbacks/default.yaml): each returns None when switched off."""
 
+import importlib.util
 import logging
 import time
 
 import lightning as L
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, WeightAveraging
+from lightning.pytorch.callbacks import EarlyStopping, RichProgressBar, TQDMProgressBar, WeightAveraging
 
 from kws.errors import KWSError
 from kws.training.diagnostics import GradientMonitor
@@ -34,6 +35,32 @@ class EpochSummary(L.Callback):
             m.get("val/acc", float("nan")),
             time.perf_counter() - self._started,
         )
+
+
+def _epoch_of(trainer: L.Trainer) -> str:
+    return f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}"
+
+
+class RichEpochBar(RichProgressBar):
+    """Lightning's progress bar with its epochs counted as EpochSummary counts them: "epoch 3/3" on the
+    last one, where Lightning's says "Epoch 2/2" (zero-based)."""
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_epoch_start(trainer, pl_module)
+        if self.progress is not None and self.train_progress_bar_id is not None:
+            self.progress.update(self.train_progress_bar_id, description=_epoch_of(trainer))
+
+
+class TQDMEpochBar(TQDMProgressBar):
+    """The same without rich (Lightning's choice then): tqdm's bar, epochs counted from 1."""
+
+    def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        super().on_train_epoch_start(trainer, pl_module)
+        self.train_progress_bar.set_description(_epoch_of(trainer))
+
+
+def epoch_progress_bar() -> L.Callback:
+    return RichEpochBar() if importlib.util.find_spec("rich") else TQDMEpochBar()
 
 
 def ema_with_warmup(decay: float):

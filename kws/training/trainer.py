@@ -16,6 +16,7 @@ from lightning.pytorch.profilers import AdvancedProfiler, PyTorchProfiler, Simpl
 from omegaconf import DictConfig, OmegaConf
 
 from kws.errors import KWSError
+from kws.training.callbacks import epoch_progress_bar
 from kws.training.checkpoint import AtomicCheckpointIO, read_checkpoint, readable_alternatives
 from kws.training.resilience import (
     EpochSeed,
@@ -49,9 +50,17 @@ def build_trainer(
         InterruptBetweenBatches(),
     ]
     trainer_args, debug_callbacks = _debugging(OmegaConf.to_container(cfg.trainer, resolve=True), run_dir)
+    progress = [epoch_progress_bar()] if trainer_args.get("enable_progress_bar", True) else []
     trainer = L.Trainer(
         **trainer_args,
-        callbacks=[*checkpoints, *guards, *config_callbacks(cfg.callbacks), *debug_callbacks, *callbacks],
+        callbacks=[
+            *checkpoints,
+            *guards,
+            *progress,
+            *config_callbacks(cfg.callbacks),
+            *debug_callbacks,
+            *callbacks,
+        ],
         logger=TensorBoardLogger(save_dir=run_dir, name="tensorboard", version="", default_hp_metric=False),
         default_root_dir=run_dir,
         plugins=[AtomicCheckpointIO()],
