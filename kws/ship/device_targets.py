@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
+from kws.console import native_info_dropped
 from kws.data.datamodule import KWSDataModule
 from kws.data.preparation import Preparation
 from kws.errors import KWSError
@@ -103,7 +104,8 @@ def check_targets(targets: Any) -> list[str]:
             raise KWSError(f"targets: {name!r} is not one of {', '.join(TARGETS)} (or [] for none)")
         for module in TARGETS[name].requires:
             try:
-                importlib.import_module(module)
+                with native_info_dropped():  # LiteRT announces its CPU kernels while importing
+                    importlib.import_module(module)
             except ImportError as err:
                 raise KWSError(f"targets=[{name}] needs the device extra ({err}); {INSTALL_HINT}") from None
     return list(dict.fromkeys(names))
@@ -121,7 +123,12 @@ def write_and_check(
     gate: a float file's runtime gives the eager network's logits on every batch (described, float32
     waveforms), an int8 file keeps its test accuracy on `data`; KWSError at the first that does not."""
     files, entries = {}, {}
-    for name in check_targets(cfg.targets):
+    names = check_targets(cfg.targets)
+    if any(isinstance(TARGETS[name], Int8Target) for name in names):
+        # The calibration clips come from the training split, whose cache build forks decoders: before
+        # the first conversion starts JAX's threads (a fork after them can deadlock).
+        data.split("training")
+    for name in names:
         target = TARGETS[name]
         files[name] = staging / target.file
         if isinstance(target, Int8Target):
@@ -149,7 +156,8 @@ def _conversion(name: str, network: torch.nn.Module, file: str) -> Iterator[None
     """A converter refusing an op of this network is the user's choice of target: one line, not a trace
     (a KWSError of the target's own is that line already)."""
     try:
-        yield
+        with native_info_dropped():
+            yield
     except KWSError:
         raise
     except Exception as err:

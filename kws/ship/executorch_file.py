@@ -9,13 +9,13 @@ imported only here.
 
 import os
 import sys
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from kws.console import native_info_dropped
 from kws.models.features import stft_as_matmul
 
 REQUIRES = ("executorch",)
@@ -27,8 +27,7 @@ def write_pte(network: torch.nn.Module, clip_samples: int, path: Path) -> None:
     from executorch.exir import to_edge_transform_and_lower
 
     _find_flatc()
-    with stft_as_matmul(network), warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # torch.export's and executorch's own deprecations
+    with stft_as_matmul(network):
         program = torch.export.export(network, (torch.zeros(1, clip_samples),))
         lowered = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
         path.write_bytes(lowered.to_executorch().buffer)
@@ -48,7 +47,8 @@ def pte_runner(path: Path) -> Callable[[np.ndarray], np.ndarray]:
     per call."""
     from executorch.runtime import Runtime
 
-    method = Runtime.get().load_program(str(path)).load_method("forward")
+    with native_info_dropped():  # the runtime's notes on the CPU it probes
+        method = Runtime.get().load_program(str(path)).load_method("forward")
 
     def run(waveforms: np.ndarray) -> np.ndarray:
         clips = np.ascontiguousarray(waveforms, dtype=np.float32)

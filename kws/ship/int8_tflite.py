@@ -15,7 +15,6 @@ int8 file in which any op still touches float (`float_ops`) is refused: a microc
 would run those in software, and TFLM lacks most of them.
 """
 
-import warnings
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -95,22 +94,21 @@ def convert_int8(classifier: torch.nn.Module, calibration: np.ndarray, path: Pat
     quantizer = per_channel_quantizer()
     example = (torch.from_numpy(calibration[:2]),)
     batch = {"features": {0: torch.export.Dim("batch")}}  # calibrates in batches, converts one clip
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # the converters' own deprecations
-        graph = torch.export.export(classifier.eval(), example, dynamic_shapes=batch).module()
-        # Constants computed from weights (BC-ResNet's sub-spectral norm scale, an rsqrt of its running
-        # variance) are folded into one tensor first; left in the graph they would be computed in int8.
-        constant_fold(graph)
-        prepared = prepare_pt2e(graph, quantizer)
-        with torch.no_grad():
-            for start in range(0, len(calibration), CALIBRATION_BATCH):
-                prepared(torch.from_numpy(calibration[start : start + CALIBRATION_BATCH]))
-        quantised = convert_pt2e(prepared, fold_quantize=False)
-        litert_torch.convert(
-            quantised,
-            (torch.from_numpy(calibration[:1]),),
-            quant_config=QuantConfig(pt2e_quantizer=quantizer),
-        ).export(str(path))
+    graph = torch.export.export(classifier.eval(), example, dynamic_shapes=batch).module()
+    # Constants computed from weights (BC-ResNet's sub-spectral norm scale, an rsqrt of its running
+    # variance) are folded into one tensor first; left in the graph they would be computed in int8.
+    constant_fold(graph)
+    prepared = prepare_pt2e(graph, quantizer)
+    with torch.no_grad():
+        for start in range(0, len(calibration), CALIBRATION_BATCH):
+            prepared(torch.from_numpy(calibration[start : start + CALIBRATION_BATCH]))
+    quantised = convert_pt2e(prepared, fold_quantize=False)
+    quantised.training = False  # exported in eval mode; litert-torch reads the flag and warns otherwise
+    litert_torch.convert(
+        quantised,
+        (torch.from_numpy(calibration[:1]),),
+        quant_config=QuantConfig(pt2e_quantizer=quantizer),
+    ).export(str(path))
 
 
 def _ops_with_types(tflite_bytes: bytes) -> list[tuple[str, list[str]]]:

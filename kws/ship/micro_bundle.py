@@ -12,12 +12,8 @@ imported when called; the arena it reports is the host build's, with reference k
 docs/shipping.md).
 """
 
-import os
 import re
-import sys
-import tempfile
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -26,6 +22,7 @@ import numpy as np
 import torch
 
 from kws import atomic
+from kws.console import native_stderr_captured
 from kws.data.preparation import Preparation
 from kws.errors import KWSError
 from kws.models.complexity import count_macs_on
@@ -213,25 +210,11 @@ def _allocate(tflite_bytes: bytes, arena_size: int) -> tuple[Any, str]:
     what TFLM logged (its exception says only that allocation failed)."""
     from tflite_micro.python.tflite_micro import runtime
 
-    with _fd2_captured() as read_log:
+    with native_stderr_captured() as read_log:
         try:
             return runtime.Interpreter.from_bytes(tflite_bytes, arena_size=arena_size), ""
         except RuntimeError as err:
             return None, f"{read_log()}\n{err}"
-
-
-@contextmanager
-def _fd2_captured() -> Iterator[Callable[[], str]]:
-    """Inside: file descriptor 2 (TFLM's C++ log) goes to a temporary file, read by the function yielded."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile(mode="w+b") as log:
-        os.dup2(log.fileno(), 2)
-        try:
-            yield lambda: (log.flush(), log.seek(0), log.read().decode(errors="replace"))[-1]
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
 
 
 def _first_line(log: str) -> str:

@@ -7,13 +7,13 @@ padding, and a phone or board spots one window at a time anyway. Both packages c
 extra and are imported only here, when asked for (litert-torch alone takes seconds to import).
 """
 
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from kws.console import native_info_dropped
 from kws.models.features import stft_as_matmul
 
 REQUIRES = ("litert_torch", "ai_edge_litert")
@@ -23,8 +23,7 @@ RUNTIME = "LiteRT"
 def write_tflite(network: torch.nn.Module, clip_samples: int, path: Path) -> None:
     import litert_torch
 
-    with stft_as_matmul(network), warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # the converter's own deprecations, a screenful each
+    with stft_as_matmul(network):
         litert_torch.convert(network, (torch.zeros(1, clip_samples),)).export(str(path))
 
 
@@ -42,10 +41,11 @@ def litert_runner(
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     kernels = OpResolverType.BUILTIN_REF if reference_kernels else OpResolverType.AUTO
-    interpreter = Interpreter(
-        model_path=str(path), num_threads=threads, experimental_op_resolver_type=kernels
-    )
-    interpreter.allocate_tensors()
+    with native_info_dropped():  # "Created TensorFlow Lite XNNPACK delegate for CPU"
+        interpreter = Interpreter(
+            model_path=str(path), num_threads=threads, experimental_op_resolver_type=kernels
+        )
+        interpreter.allocate_tensors()
     (inputs,), (outputs,) = interpreter.get_input_details(), interpreter.get_output_details()
 
     def run(clips: np.ndarray) -> np.ndarray:
