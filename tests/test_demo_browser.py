@@ -1,11 +1,13 @@
 """kws-demo in a real browser: Debian's headless Chromium plays a recording of planted keywords as its
 microphone; the page must list kws-detect's detections on that recording (labels equal, times within one
 hop). A dropped file must show kws-detect's detections on it; a refused microphone, its message; a server
-that goes away, its message. Skips without chromium and chromedriver, except with KWS_REQUIRE_BROWSER=1
-(CI: .ci/run installs them)."""
+that goes away, its message. A model of make train's 35 labels must show its top bars by posterior, all
+of them behind a toggle, and its detections in view at laptop sizes. Skips without chromium and
+chromedriver, except with KWS_REQUIRE_BROWSER=1 (CI: .ci/run installs them)."""
 
 import importlib.util
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -14,11 +16,16 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
+from omegaconf import OmegaConf
 from scipy.signal import resample_poly
 
+from kws.config_dir import CONFIG_DIR
+from kws.data.preparation import Decoding, Preparation
 from kws.ship.detector import ABSOLUTE_FLOOR_DBFS, detect, settings_for
 from kws.ship.runtime import load_spotter
-from tests.conftest import REPO
+from kws.training.module import KWSModule
+from tests.conftest import REPO, compose_config
 from tests.test_detect import exported_model  # noqa: F401 (a fixture)
 from tests.test_listener import planted_recording
 
@@ -145,3 +152,99 @@ def test_the_page_hears_the_microphone_and_a_dropped_file_as_kws_detect_does(
         {"label": d["label"], "time": d["time"]} for d in kws_detect(exported_model, dropped)
     ]
     assert gone and "microphone permission was refused" in refused and "No microphone" in no_microphone
+
+
+MAKE_TRAIN_WORDS = list(OmegaConf.load(CONFIG_DIR / "vocabulary" / "speech_commands_v2.yaml").words)
+TOP = 5  # bars.js's TOP
+# Every message the page's WebSocket receives, recorded before the page's own scripts run.
+RECORD_MESSAGES = """window.received = []; const PageSocket = WebSocket;
+window.WebSocket = class extends PageSocket { constructor(...args) { super(...args);
+  this.addEventListener('message', (event) => window.received.push(JSON.parse(event.data))); } };"""
+BAR_LABELS = "[...document.querySelectorAll('#bars .bar')]{} .map(bar => bar.dataset.label)"
+IN_VIEW = "(r => r.top >= 0 && r.bottom <= window.innerHeight)(document.getElementById('{}')"
+IN_VIEW += ".getBoundingClientRect())"
+
+
+@pytest.fixture(scope="module")
+def untrained_35_labels(tmp_path_factory):
+    """A checkpoint of the zoo's CNN over make train's 35 words, untrained: the page's order and layout need
+    posteriors that move, not a model that knows the words (which would take 35 words of training data)."""
+    folder = tmp_path_factory.mktemp("labels_35")
+    cfg = OmegaConf.to_container(compose_config("train", folder, []))
+    preparation = Preparation(
+        tuple(MAKE_TRAIN_WORDS), 16000, Decoding(sample_rate=16000), features=cfg["features"]
+    )
+    torch.manual_seed(0)
+    module = KWSModule(preparation=preparation.as_dict(), model=cfg["model"], optimizer=cfg["optimizer"])
+    with torch.no_grad():  # untrained, each label holds about 1/35: sharpened, they spread up to ~0.6
+        module.network.classifier.head[-1].weight *= 30
+    path = folder / "untrained.ckpt"
+    torch.save({"hyper_parameters": dict(module.hparams), "state_dict": module.state_dict()}, path)
+    return path
+
+
+def ranked(posteriors: dict) -> list[str]:
+    """The labels as bars.js orders them: by the shown value (two decimals), ties in label order."""
+    return sorted(
+        MAKE_TRAIN_WORDS, key=lambda w: (-math.floor(posteriors[w] * 100 + 0.5), MAKE_TRAIN_WORDS.index(w))
+    )
+
+
+def test_many_labels_show_the_top_bars_by_posterior_the_rest_behind_a_toggle_and_detections_in_view(
+    browser, untrained_35_labels
+):
+    assert len(MAKE_TRAIN_WORDS) == 35
+    visible = BAR_LABELS.format(".filter(bar => bar.getClientRects().length)")
+    server, url = browser.start_demo(untrained_35_labels)
+    driver = None
+    try:
+        # A 1280x720 window, its page 577 px high under Chromium's own bars, as on such a laptop's screen.
+        # Its fake microphone: a beep every second.
+        driver = browser.chromium(size="1280,720")
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_MESSAGES})
+        driver.get(url)
+        browser.wait_for(driver, "document.querySelectorAll('#bars .bar').length")
+        before = driver.execute_script(f"return {visible}")
+        browser.listen(driver, url, 2.0)
+        driver.find_element("id", "stop").click()  # the bars settle in the last posteriors' order
+        browser.wait_for(driver, "state.socket.readyState === WebSocket.CLOSED")
+        received = driver.execute_script("return window.received")
+        shown = driver.execute_script(f"return [{visible}, {BAR_LABELS.format('')}]")
+        toggle = driver.find_element("id", "all-labels")
+        toggle_text = toggle.text
+        in_view = [driver.execute_script(f"return {IN_VIEW.format('detections-panel')}")]
+        toggle.click()
+        everything, toggled_text = driver.execute_script(f"return {visible}"), toggle.text
+        in_view.append(driver.execute_script(f"return {IN_VIEW.format('detections-panel')}"))
+        # More detections than fit: a real 35-word model would find them; this one is untrained.
+        driver.execute_script(
+            "show({seconds: 60, level_dbfs: -30, first_sound_s: null, posteriors: null, detections:"
+            " Array.from({length: 40}, (_, i) => ({label: 'yes', time: i, prob: 0.9}))})"
+        )
+        newest = "document.querySelector('#detections li:last-child').getBoundingClientRect()"
+        list_box = "document.getElementById('detections').getBoundingClientRect()"
+        crowded = driver.execute_script(
+            f"return [{IN_VIEW.format('detections-panel')}, {newest}.bottom <= {list_box}.bottom + 1,"
+            f" {newest}.bottom <= window.innerHeight]"
+        )
+        driver.set_window_size(1366, 768)
+        in_view.append(driver.execute_script(f"return {IN_VIEW.format('detections-panel')}"))
+        driver.set_window_size(420, 860)  # a phone: one column, the detections above the bars
+        narrow = driver.execute_script(
+            "const top = (id) => document.getElementById(id).getBoundingClientRect().top;"
+            "return top('detections-panel') < top('bars')"
+        )
+    finally:
+        if driver is not None:
+            driver.quit()
+        server.kill()
+        server.wait()
+
+    assert before == MAKE_TRAIN_WORDS[:TOP]  # no posteriors yet: label order
+    last = [m["posteriors"] for m in received if m["posteriors"]][-1]
+    assert len(received) >= 10 and len({json.dumps(m["posteriors"]) for m in received}) > 1
+    assert ranked(last)[:TOP] != MAKE_TRAIN_WORDS[:TOP]  # the posteriors reorder the bars
+    assert shown == [ranked(last)[:TOP], ranked(last)]
+    assert (toggle_text, toggled_text) == ("show all 35 labels", f"show top {TOP}")
+    assert everything == ranked(last)
+    assert in_view == [True, True, True] and crowded == [True, True, True] and narrow

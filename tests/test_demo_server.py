@@ -52,7 +52,7 @@ def test_the_page_its_files_and_the_model_description_are_served():
         page = await client.get("/")
         assert page.status == 200 and "kws-demo" in await page.text()
         assert page.headers["X-Content-Type-Options"] == "nosniff"
-        for name in ("app.js", "worklet.js", "style.css"):
+        for name in ("app.js", "bars.js", "worklet.js", "style.css"):
             assert (await client.get(f"/static/{name}")).status == 200
         model = await (await client.get("/api/model")).json()
         assert model["labels"] == ["no", "yes"] and model["sample_rate"] == 1000

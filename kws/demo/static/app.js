@@ -1,8 +1,8 @@
 // kws-demo's page: the microphone through an AudioWorklet to kws-demo's WebSocket, what the model heard
-// back into the page; a dropped file to kws-demo's upload, its detections on a timeline. No build step.
+// back into the page (the bars: bars.js); a dropped file to kws-demo's upload, its detections on a
+// timeline. No build step.
 "use strict";
 
-const NON_KEYWORDS = new Set(["_silence_", "_unknown_"]);
 const $ = (id) => document.getElementById(id);
 const state = { model: null, socket: null, context: null, media: null, stopping: false };
 
@@ -24,18 +24,7 @@ async function loadModel() {
   $("model").textContent =
     `${source}: ${labels.length} labels at ${sample_rate} Hz; threshold ${settings.threshold}, ` +
     `smoothing ${settings.smooth} windows, hop ${settings.hop_s} s` + (calibrated ? " (calibrated)" : "");
-  const bars = $("bars");
-  bars.replaceChildren();
-  for (const label of labels) {
-    const row = document.createElement("div");
-    row.className = "bar" + (NON_KEYWORDS.has(label) ? " nonkeyword" : "");
-    row.dataset.label = label;
-    row.innerHTML = '<span class="name"></span><div class="track"><div class="fill"></div>' +
-      '<div class="threshold"></div></div><span class="value">0.00</span>';
-    row.querySelector(".name").textContent = label;
-    row.querySelector(".threshold").style.left = `${settings.threshold * 100}%`;
-    bars.append(row);
-  }
+  buildBars(labels, settings.threshold);
 }
 
 function microphoneProblem(err) {
@@ -109,6 +98,7 @@ async function start() {
   socket.onclose = (event) => {
     const expected = state.stopping;
     stopAudio();
+    arrangeBars();
     if (expected) return;
     if (event.code === 1006 || event.code === 1001 || !event.reason) {
       say("The kws-demo server is gone (the connection dropped): start it again and reload this page.");
@@ -140,16 +130,10 @@ function show(message) {
   $("level").value = Math.max(-90, message.level_dbfs);
   $("level-text").textContent = `${message.level_dbfs.toFixed(0)} dBFS`;
   if (message.first_sound_s !== null) $("detections").dataset.firstSound = message.first_sound_s;
-  if (message.posteriors) {
-    const threshold = state.model.settings.threshold;
-    for (const row of $("bars").children) {
-      const p = message.posteriors[row.dataset.label];
-      row.querySelector(".fill").style.width = `${p * 100}%`;
-      row.querySelector(".value").textContent = p.toFixed(2);
-      row.classList.toggle("over", p >= threshold && !NON_KEYWORDS.has(row.dataset.label));
-    }
-  }
-  for (const detection of message.detections) $("detections").append(item(detection, "fresh"));
+  if (message.posteriors) showPosteriors(message.posteriors, state.model.settings.threshold);
+  const list = $("detections");
+  for (const detection of message.detections) list.append(item(detection, "fresh"));
+  if (message.detections.length) list.scrollTop = list.scrollHeight; // the newest in view
 }
 
 function item(detection, className = "") {
