@@ -1,4 +1,4 @@
-"""kws-table (and scripts/results_table.py, its name in recorded commands): accuracy rows are mean ± std over
+"""kws-table: accuracy rows are mean ± std over
 the seeds of otherwise equal runs; scripts/detection_table.py and int8_table.py, the other tables."""
 
 import json
@@ -149,17 +149,6 @@ def test_word_accuracy_files_score_the_runs_and_json_out_writes_the_table(tmp_pa
     assert record["command"].startswith("kws-table ") and "--scored-by real_testing.json" in record["command"]
     assert record["machine"]["cpu"] and len(record["commit"]) == 40
     assert record["rows"][0]["test accuracy"] == "77.0 ± 1.4 %" and record["text_columns"][0] == "model"
-
-
-def test_the_script_makes_the_same_table_and_records_its_own_name(tmp_path, monkeypatch, capsys):
-    runs = [_run_dir(tmp_path, s, a, "data/a") for s, a in [(0, 0.90), (1, 0.92)]]
-    table.main([*map(str, runs)])
-    by_command = capsys.readouterr().out
-    out = tmp_path / "t.json"
-    monkeypatch.setattr(sys, "argv", ["results_table.py", *map(str, runs), "--json-out", str(out)])
-    runpy.run_path(str(REPO / "scripts" / "results_table.py"), run_name="__main__")
-    assert capsys.readouterr().out == by_command
-    assert json.loads(out.read_text())["command"].startswith("python scripts/results_table.py ")
 
 
 def _detect_eval(run_dir, split, frr_at_budget, calibrated=(0.4, 0.0)):

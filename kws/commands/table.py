@@ -30,10 +30,9 @@ from kws.evaluation.result_file import as_typed, checkout, table, write_result
 from kws.evaluation.seeds_table import COLUMNS, TEXT_COLUMNS, group_by_everything_but_the_seed, row
 
 
-def main(argv: list[str] | None = None, program: str = "kws-table") -> None:
-    """`program` is how the recorded command starts (scripts/results_table.py passes its own)."""
+def main(argv: list[str] | None = None) -> None:
     arguments = sys.argv[1:] if argv is None else argv
-    args = _parser(program).parse_args(arguments)
+    args = _parser().parse_args(arguments)
     root = checkout()
     with user_errors_as_one_line():
         rows = [
@@ -42,13 +41,13 @@ def main(argv: list[str] | None = None, program: str = "kws-table") -> None:
         ]
         print(table([{"columns": COLUMNS, "text_columns": TEXT_COLUMNS, "rows": rows}]))
         if args.json_out:
-            typed = as_typed(shlex.join([*shlex.split(program), *arguments]), root)
+            typed = as_typed(shlex.join(["kws-table", *arguments]), root)
             write_result(args.json_out, args.json_out.stem, rows, typed, TEXT_COLUMNS, root)
 
 
-def _parser(program: str = "kws-table") -> ArgumentParser:
+def _parser() -> ArgumentParser:
     parser = ArgumentParser(
-        prog=program, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="kws-table", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("run_dirs", nargs="+", type=Path, help="finished kws-train run directories")
     parser.add_argument(
