@@ -1,5 +1,5 @@
 """kws-table: accuracy rows are mean ± std over
-the seeds of otherwise equal runs; scripts/detection_table.py and int8_table.py, the other tables."""
+the seeds of otherwise equal runs; --detection, the detector's table; scripts/int8_table.py, int8's."""
 
 import json
 import re
@@ -159,24 +159,27 @@ def _detect_eval(run_dir, split, frr_at_budget, calibrated=(0.4, 0.0)):
     (run_dir / f"detect_eval_{split}" / "summary.json").write_text(json.dumps(summary))
 
 
-def test_detection_table_averages_kws_detect_eval_summaries_over_seeds(tmp_path, monkeypatch, capsys):
+def test_detection_table_averages_kws_detect_eval_summaries_over_seeds(tmp_path, capsys):
     runs = [_run_dir(tmp_path, s, a, "data/a") for s, a in [(0, 0.90), (1, 0.94)]]
     for run, (val, test, fa) in zip(runs, [(0.5, 0.4, 0.0), (0.7, 0.6, 2.0)], strict=True):
         _detect_eval(run, "validation", val)
         _detect_eval(run, "testing", test, calibrated=(test + 0.1, fa))
     out = tmp_path / "detection.json"
-    monkeypatch.setattr(sys, "argv", ["detection_table.py", *map(str, runs), "--json-out", str(out)])
-    monkeypatch.syspath_prepend(str(REPO / "scripts"))
-    runpy.run_path(str(REPO / "scripts" / "detection_table.py"), run_name="__main__")
-    (row,) = json.loads(out.read_text())["rows"]
+    table.main(["--detection", *map(str, runs), "--json-out", str(out)])
+    record = json.loads(out.read_text())
+    assert record["command"].startswith("kws-table --detection ")
+    (row,) = record["rows"]
     assert row["test accuracy"] == "92.0 %" and row["n"] == "2"
     assert row["FRR at 0.5 FA/h: validation"] == "60.0 %" and row["FRR at 0.5 FA/h: test"] == "50.0 ± 14.1 %"
     assert row["test at the validation-calibrated setting"] == "60.0 % FRR, 0.00 / 2.00 FA/h"
     made = row["command"]
     assert made.startswith("`kws-train --multirun data.root=data/a") and "seed=0,1`" in made
+    capsys.readouterr()
     (runs[1] / "detect_eval_testing" / "summary.json").unlink()
-    with pytest.raises(SystemExit, match="detect_eval_testing/summary.json: missing"):
-        runpy.run_path(str(REPO / "scripts" / "detection_table.py"), run_name="__main__")
+    with pytest.raises(SystemExit) as exit_status:
+        table.main(["--detection", *map(str, runs)])
+    assert exit_status.value.code == 2
+    assert "detect_eval_testing/summary.json: missing; run kws-detect-eval" in capsys.readouterr().err
 
 
 def test_int8_table_reads_what_kws_export_recorded(tmp_path, monkeypatch, capsys):

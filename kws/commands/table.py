@@ -16,6 +16,9 @@ run's own validation split is another data set. The command column reproduces th
 --scored-by and --val-scored-by also take a JSON file in each run that holds {"accuracy", "split",
 "root"} (what scripts/word_accuracy.py --out writes), for models whose labels another root lacks.
 
+--detection: the detector's table instead (kws/evaluation/detection_rows.py): test accuracy and false
+rejects at 0.5 false accepts per hour on validation and test, from each run's kws-detect-eval summaries.
+
 --json-out PATH also writes the table as data, with this command, the commit, date and machine.
 """
 
@@ -26,6 +29,9 @@ from pathlib import Path
 
 from kws.commands.argument_parser import ArgumentParser
 from kws.errors import user_errors_as_one_line
+from kws.evaluation.detection_rows import COLUMNS as DETECTION_COLUMNS
+from kws.evaluation.detection_rows import TEXT_COLUMNS as DETECTION_TEXT
+from kws.evaluation.detection_rows import detection_row
 from kws.evaluation.result_file import as_typed, checkout, table, write_result
 from kws.evaluation.seeds_table import COLUMNS, TEXT_COLUMNS, group_by_everything_but_the_seed, row
 
@@ -34,15 +40,17 @@ def main(argv: list[str] | None = None) -> None:
     arguments = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(arguments)
     root = checkout()
+    columns, text_columns = (DETECTION_COLUMNS, DETECTION_TEXT) if args.detection else (COLUMNS, TEXT_COLUMNS)
     with user_errors_as_one_line():
-        rows = [
-            row(group, args.scored_by, args.val_scored_by, root)
-            for group in group_by_everything_but_the_seed(args.run_dirs)
-        ]
-        print(table([{"columns": COLUMNS, "text_columns": TEXT_COLUMNS, "rows": rows}]))
+        groups = group_by_everything_but_the_seed(args.run_dirs)
+        if args.detection:
+            rows = [detection_row(group, root) for group in groups]
+        else:
+            rows = [row(group, args.scored_by, args.val_scored_by, root) for group in groups]
+        print(table([{"columns": columns, "text_columns": text_columns, "rows": rows}]))
         if args.json_out:
             typed = as_typed(shlex.join(["kws-table", *arguments]), root)
-            write_result(args.json_out, args.json_out.stem, rows, typed, TEXT_COLUMNS, root)
+            write_result(args.json_out, args.json_out.stem, rows, typed, text_columns, root)
 
 
 def _parser() -> ArgumentParser:
@@ -55,6 +63,9 @@ def _parser() -> ArgumentParser:
     )
     parser.add_argument(
         "--val-scored-by", metavar="DIR", help="validation accuracy from <run>/DIR/metrics.json or <run>/DIR"
+    )
+    parser.add_argument(
+        "--detection", action="store_true", help="the detector's table, from kws-detect-eval's summaries"
     )
     parser.add_argument("--json-out", type=Path, metavar="PATH", help="also write the table as data here")
     return parser

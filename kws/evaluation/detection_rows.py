@@ -1,32 +1,21 @@
-"""The detection results table from finished runs, seeds averaged: the classifier's test accuracy and the
-detector's false rejects at 0.5 false accepts per hour, from what kws-detect-eval wrote in each run.
-
-    python scripts/detection_table.py outputs/seeds/detection/*/ --json-out docs/results/detection.json
+"""`kws-table --detection`'s rows: the classifier's test accuracy and the detector's false rejects at 0.5
+false accepts per hour, from what kws-detect-eval wrote in each run, seeds averaged.
 
 Each run needs <run>/metrics.json (kws-train), an export in <run>/export calibrated on validation
 (`kws-detect-eval <run>/export R --split validation … --calibrate 0.5`, which writes
 <run>/detect_eval_validation/summary.json) and the same command on the test split afterwards (writing
-<run>/detect_eval_testing/summary.json, whose `at_model_setting` is the test figure at the setting chosen on
-validation). Runs that differ only in `seed=` form one row; false rejects are mean (± sample standard
-deviation on test) over the seeds.
+<run>/detect_eval_testing/summary.json, whose `at_model_setting` is the test figure at the setting chosen
+on validation). False rejects are mean (± sample standard deviation on test) over the seeds.
 """
 
-import argparse
 import json
 import statistics
 from pathlib import Path
 
 import yaml
-from results_doc import REPO, table, write_result
 
-from kws.errors import user_errors_as_one_line
-from kws.evaluation.seeds_table import (
-    command,
-    group_by_everything_but_the_seed,
-    model_name,
-    overrides_of,
-    seed_of,
-)
+from kws.errors import KWSError
+from kws.evaluation.seeds_table import command, model_name, overrides_of, seed_of
 
 COLUMNS = ("model", "test accuracy", "n", "epochs", "FRR at 0.5 FA/h: validation", "FRR at 0.5 FA/h: test",
            "test at the validation-calibrated setting", "command")  # fmt: skip
@@ -37,20 +26,19 @@ BUDGET = "0.5"
 def _summary(run_dir: Path, split: str) -> dict:
     path = run_dir / f"detect_eval_{split}" / "summary.json"
     if not path.is_file():
-        raise SystemExit(
-            f"{path}: missing; run kws-detect-eval {run_dir}/export <root> --split {split} first"
-        )
+        raise KWSError(f"{path}: missing; run kws-detect-eval {run_dir}/export <root> --split {split} first")
     return json.loads(path.read_text())
 
 
 def _frr_at_budget(summary: dict, where: Path) -> float:
     frr = summary["frr_at_fa_per_hour"][BUDGET]
     if frr is None:
-        raise SystemExit(f"{where}: no setting reached {BUDGET} false accepts per hour")
+        raise KWSError(f"{where}: no setting reached {BUDGET} false accepts per hour")
     return 100 * frr
 
 
-def row(run_dirs: list[Path]) -> dict:
+def detection_row(run_dirs: list[Path], root: Path | None = None) -> dict:
+    """One row from runs that differ only in their seed; commands relative to the checkout `root`."""
     metrics = [json.loads((d / "metrics.json").read_text()) for d in run_dirs]
     validation = [_frr_at_budget(_summary(d, "validation"), d) for d in run_dirs]
     tests = [_summary(d, "testing") for d in run_dirs]
@@ -70,25 +58,7 @@ def row(run_dirs: list[Path]) -> dict:
         command(
             [o for o in overrides_of(run_dirs[0]) if not o.startswith("seed=")],
             sorted(seed_of(d) for d in run_dirs),
-            REPO,
+            root,
         ),
     )
     return dict(zip(COLUMNS, cells, strict=True))
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("run_dirs", nargs="+", type=Path)
-    parser.add_argument("--json-out", type=Path, metavar="PATH", help="also write the table as data here")
-    args = parser.parse_args()
-    with user_errors_as_one_line():
-        rows = [row(group) for group in group_by_everything_but_the_seed(args.run_dirs)]
-    print(table([{"columns": COLUMNS, "text_columns": TEXT_COLUMNS, "rows": rows}]))
-    if args.json_out:
-        write_result(args.json_out, args.json_out.stem, rows, text_columns=TEXT_COLUMNS)
-
-
-if __name__ == "__main__":
-    main()
