@@ -26,7 +26,7 @@ import torch
 from kws.errors import KWSError
 from kws.models.features import LogMel
 from kws.ship import int8_fold
-from kws.ship.tflite_file import litert_runner
+from kws.ship.tflite_file import litert_runner, ops_with_types
 
 REQUIRES = ("litert_torch", "ai_edge_litert", "torchao")
 RUNTIME = "LiteRT"
@@ -111,33 +111,11 @@ def convert_int8(classifier: torch.nn.Module, calibration: np.ndarray, path: Pat
     ).export(str(path))
 
 
-def _ops_with_types(tflite_bytes: bytes) -> list[tuple[str, list[str]]]:
-    """[(op name, the types of its input and output tensors)] of the main subgraph, in execution order."""
-    from ai_edge_litert import schema_py_generated as schema
-    from ai_edge_litert.tools import flatbuffer_utils
-
-    op_names = {code: n for n, code in vars(schema.BuiltinOperator).items() if not n.startswith("_")}
-    type_names = {code: n for n, code in vars(schema.TensorType).items() if not n.startswith("_")}
-    model = flatbuffer_utils.read_model_from_bytearray(bytearray(tflite_bytes))
-    graph = model.subgraphs[0]
-    found = []
-    for op in graph.operators:
-        code = model.operatorCodes[op.opcodeIndex]
-        tensors = [i for i in [*op.inputs, *op.outputs] if i >= 0]  # -1: an optional input left out
-        found.append(
-            (
-                op_names[max(code.builtinCode, code.deprecatedBuiltinCode)],
-                [type_names[graph.tensors[i].type] for i in tensors],
-            )
-        )
-    return found
-
-
 def float_ops(tflite_bytes: bytes) -> list[str]:
     """'NAME #position' of every op of a .tflite with a FLOAT32 input or output: a QUANTIZE from float
     and a DEQUANTIZE to float included. An int8 → int8 QUANTIZE (a requantisation, after the CNN's max
     pooling) is integer-only and not listed."""
-    return [f"{op} #{i}" for i, (op, types) in enumerate(_ops_with_types(tflite_bytes)) if "FLOAT32" in types]
+    return [f"{op} #{i}" for i, (op, types) in enumerate(ops_with_types(tflite_bytes)) if "FLOAT32" in types]
 
 
 def io_quantization(path: Path) -> dict[str, dict[str, Any]]:

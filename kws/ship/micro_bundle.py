@@ -27,6 +27,7 @@ from kws.data.preparation import Preparation
 from kws.errors import KWSError
 from kws.models.complexity import count_macs_on
 from kws.models.features import LogMel
+from kws.ship.tflite_file import ops_with_types
 
 ARENA_STEP = 256  # bytes: the arena search's resolution
 LARGEST_ARENA = 16 << 20  # bytes: far above any kws model's need, so a failure here is not the arena's size
@@ -98,12 +99,7 @@ def smallest_arena(tflite_bytes: bytes) -> int:
 
 def resolver_ops(tflite_bytes: bytes) -> list[str]:
     """The builtin ops the file uses, sorted: what firmware adds to its tflite::MicroMutableOpResolver."""
-    from ai_edge_litert import schema_py_generated as schema
-    from ai_edge_litert.tools import flatbuffer_utils
-
-    names = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
-    model = flatbuffer_utils.read_model_from_bytearray(bytearray(tflite_bytes))
-    return sorted({names[max(c.builtinCode, c.deprecatedBuiltinCode)] for c in model.operatorCodes})
+    return sorted({op for op, _ in ops_with_types(tflite_bytes)})
 
 
 def tflm_runner(tflite_bytes: bytes, arena_size: int) -> Callable[[np.ndarray], np.ndarray]:

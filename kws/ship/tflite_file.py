@@ -57,3 +57,25 @@ def litert_runner(
         return np.stack(out)
 
     return run
+
+
+def ops_with_types(tflite_bytes: bytes) -> list[tuple[str, list[str]]]:
+    """[(op name, the types of its input and output tensors)] of the main subgraph, in execution order."""
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    op_names = {code: n for n, code in vars(schema.BuiltinOperator).items() if not n.startswith("_")}
+    type_names = {code: n for n, code in vars(schema.TensorType).items() if not n.startswith("_")}
+    model = flatbuffer_utils.read_model_from_bytearray(bytearray(tflite_bytes))
+    graph = model.subgraphs[0]
+    found = []
+    for op in graph.operators:
+        code = model.operatorCodes[op.opcodeIndex]
+        tensors = [i for i in [*op.inputs, *op.outputs] if i >= 0]  # -1: an optional input left out
+        found.append(
+            (
+                op_names[max(code.builtinCode, code.deprecatedBuiltinCode)],
+                [type_names[graph.tensors[i].type] for i in tensors],
+            )
+        )
+    return found
