@@ -1,11 +1,13 @@
 """Training speed end to end: kws-train's loop against the torchaudio speech-command tutorial's loop.
 
-    python scripts/bench_train.py                        # the real 8-word clips, M5 and the default CNN
-    python scripts/bench_train.py --root data/offline_kws --models cnn --epochs 5 --batch-size 256
+    python scripts/bench_train.py                        # the real 8-word clips, M5 and the CNN, seeds 0 1 2
+    python scripts/bench_train.py --root data/offline_kws --models cnn --epochs 5 --batch-size 256 --seeds 0
+    python scripts/bench_train.py --models cnn --kws-overrides augment=none   # kws without its augmentation
 
 Both sides get the same data (the root's official training and validation split, every word folder a
 label), the same network (built by kws.models.build_network: the very same M5 or CNN code), the same batch
-size (default: kws's), number of epochs and seed:
+size (default: kws's), number of epochs and seed; one run of both loops per seed, and every figure is
+reported as its mean ± standard deviation over the seeds:
 
 baseline  the tutorial's loop as written: SPEECHCOMMANDS(subset=…) decoding one file per item every epoch
           (with soundfile: torchaudio.load needs FFmpeg), pad_sequence in collate_fn, its transform per
@@ -17,6 +19,8 @@ kws       kws.commands.train.train(cfg) on the real Hydra config (model=…, dat
           trainer.max_epochs=…, seed=…): cache, on-device features and augmentation, AdamW with cosine
           decay, checkpoints, TensorBoard logging and validation each epoch. Progress bars are off on both
           sides; kws's test of the best checkpoint afterwards is off (it is after the clock anyway).
+          `--kws-overrides` are more kws-train overrides for this side alone: its training recipe
+          (augment=…, optimizer.…, data.clip_samples=…), not the network both sides share.
 
 Epochs alternate, one process: baseline epoch k, then kws epoch k (the baseline's epochs run from a
 callback between kws's epochs, off kws's clocks and on their own RNG stream), so other jobs on the
@@ -28,7 +32,9 @@ that includes saving best.ckpt and logging, not last.ckpt (Lightning saves it af
 it: kws's cache build (reported as cache_s) and either side's setup. Seconds to X %: the side's own time
 from its start (dataset listing and model for the baseline; cache build, setup and Lightning's sanity check
 for kws) to the end of the first epoch whose validation accuracy reaches X %, the other side's epochs left
-out; kws's cache build is in it. The last line printed is one JSON object.
+out; kws's cache build is in it, and its mean is over the seeds that reached X % (the table says how many
+did when not all). The last line printed is one JSON object: per model, each figure's mean, std and n,
+and every seed's own figures under "runs".
 """
 
 import argparse
@@ -110,13 +116,14 @@ def kws_config(
         )
 
 
-def compare(model: str, args: argparse.Namespace) -> dict[str, Run]:
+def compare(model: str, args: argparse.Namespace, seed: int) -> dict[str, Run]:
+    kws_overrides = args.kws_overrides.split()
     overrides = [
         f"model={model}",
         f"data.root={args.root}",
         f"data.batch_size={args.batch_size}",
         f"trainer.max_epochs={args.epochs}",
-        f"seed={args.seed}",
+        f"seed={seed}",
         "trainer.enable_progress_bar=false",
         "test=false",
         "callbacks.misclassified_examples=0",
@@ -126,7 +133,7 @@ def compare(model: str, args: argparse.Namespace) -> dict[str, Run]:
     with tempfile.TemporaryDirectory(prefix="kws-bench-train-") as run_dir:
         runs = {
             "baseline": baseline.run,
-            "kws": run_kws(kws_config(overrides, Path(run_dir)), baseline.epoch),
+            "kws": run_kws(kws_config([*overrides, *kws_overrides], Path(run_dir)), baseline.epoch),
         }
     if runs["baseline"].train_clips != runs["kws"].train_clips:
         raise RuntimeError(f"training clips differ: { {n: r.train_clips for n, r in runs.items()} }")
@@ -134,26 +141,40 @@ def compare(model: str, args: argparse.Namespace) -> dict[str, Run]:
 
 
 def summary(runs: dict[str, Run], epochs: int) -> dict[str, object]:
-    baseline, kws = runs["baseline"], runs["kws"]
+    """One seed's figures."""
     epoch_s = {name: statistics.median(run.epoch_s) for name, run in runs.items()}
-    result: dict[str, object] = {
-        "baseline_epoch_s": round(epoch_s["baseline"], 2),
-        "kws_epoch_s": round(epoch_s["kws"], 2),
-        "speedup": round(epoch_s["baseline"] / epoch_s["kws"], 2),
-        "baseline_acc": round(baseline.acc[-1], 4),
-        "kws_acc": round(kws.acc[-1], 4),
-    }
-    for percent in THRESHOLDS:
-        result[f"baseline_s_to_{percent}"] = baseline.seconds_to(percent)
-        result[f"kws_s_to_{percent}"] = kws.seconds_to(percent)
+    result: dict[str, object] = {"speedup": round(epoch_s["baseline"] / epoch_s["kws"], 2)}
     for name, run in runs.items():
+        result[f"{name}_epoch_s"] = round(epoch_s[name], 2)
         result[f"{name}_train_clips_per_s"] = round(run.train_clips / statistics.median(run.train_s), 1)
-    result.update(cache_s=round(kws.cache_s, 1), epochs=epochs, train_clips=kws.train_clips)
+        result[f"{name}_acc"] = round(run.acc[-1], 4)
+        result[f"{name}_best_acc"] = round(max(run.acc), 4)
+        for percent in THRESHOLDS:
+            result[f"{name}_s_to_{percent}"] = run.seconds_to(percent)
+        result[f"{name}_acc_by_epoch"] = [round(acc, 4) for acc in run.acc]
+    result.update(cache_s=round(runs["kws"].cache_s, 1), epochs=epochs, train_clips=runs["kws"].train_clips)
     return result
 
 
-def print_model(model: str, runs: dict[str, Run], result: dict[str, object]) -> None:
-    print(f"\n{model}: {result['train_clips']} training clips, {result['epochs']} epochs")
+def over_seeds(per_seed: dict[int, dict]) -> dict[str, object]:
+    """Each figure's mean, sample standard deviation and n over the seeds that have it: a time to X % is
+    averaged over the seeds that reached X %, and n says how many did."""
+    runs = list(per_seed.values())
+    result: dict[str, object] = {"seeds": list(per_seed), "epochs": runs[0]["epochs"]}
+    result["train_clips"] = runs[0]["train_clips"]
+    for key, value in runs[0].items():
+        if key in result or isinstance(value, list):
+            continue
+        values = [run[key] for run in runs if run[key] is not None]
+        mean = round(statistics.mean(values), 4) if values else None
+        spread = round(statistics.stdev(values), 4) if len(values) > 1 else 0.0
+        result[key] = {"mean": mean, "std": spread, "n": len(values)}
+    result["runs"] = runs
+    return result
+
+
+def print_seed(model: str, seed: int, runs: dict[str, Run], result: dict[str, object]) -> None:
+    print(f"\n{model}, seed {seed}: {result['train_clips']} training clips, {result['epochs']} epochs")
     print("  epoch  " + "  ".join(f"{name:>22s}" for name in runs))
     for epoch in range(len(runs["kws"].acc)):
         cells = [f"{run.epoch_s[epoch]:6.1f} s  acc {100 * run.acc[epoch]:5.1f} %" for run in runs.values()]
@@ -161,41 +182,47 @@ def print_model(model: str, runs: dict[str, Run], result: dict[str, object]) -> 
     print(f"  kws cache build (all three splits, not in any epoch): {result['cache_s']} s")
 
 
-def print_table(results: dict[str, dict[str, object]]) -> None:
-    to = [f"s to {p} %" for p in THRESHOLDS]
-    header = f"{'model':6s} {'loop':9s} {'s/epoch':>8s} {'speedup':>8s} {'clips/s':>8s} {'val acc':>8s}"
-    print("\n" + header + "".join(f"{t:>11s}" for t in to))
-    for model, r in results.items():
-        for name in ("baseline", "kws"):
-            speedup = f"{r['speedup']:.2f}x" if name == "kws" else "1.00x"
-            reached = [r[f"{name}_s_to_{p}"] for p in THRESHOLDS]
-            print(
-                f"{model:6s} {name:9s} {r[f'{name}_epoch_s']:8.2f} {speedup:>8s} "
-                f"{r[f'{name}_train_clips_per_s']:8.0f} {100 * r[f'{name}_acc']:7.1f}%"
-                + "".join(f"{'never' if s is None else s:>11}" for s in reached)
-            )
-    print(
-        "s/epoch: median over epochs of a training pass + its validation pass; clips/s: training clips over "
-        "the median training pass; val acc: after the last epoch; s to X %: the side's own seconds from "
-        "its start to that epoch's end, kws's cache build included"
-    )
+def _cell(figure: dict, seeds: int, scale: float = 1, digits: int = 2, unit: str = "") -> str:
+    """mean ± std over the seeds, and how many seeds of all had the figure when some had not."""
+    if not figure["n"]:
+        return "never"
+    text = f"{scale * figure['mean']:.{digits}f}"
+    if figure["n"] > 1:
+        text += f" ± {scale * figure['std']:.{digits}f}"
+    return text + unit + ("" if figure["n"] == seeds else f" ({figure['n']} of {seeds})")
 
 
-def table_rows(results: dict[str, dict[str, object]]) -> list[dict[str, str]]:
-    """The docs' table: one row per model and loop."""
+def table_rows(results: dict[str, dict[str, object]], kws_overrides: str = "") -> list[dict[str, str]]:
+    """The docs' table: one row per model and loop, mean ± std over the seeds."""
+    loops = {"baseline": "tutorial", "kws": f"kws {kws_overrides}".strip()}
     rows = []
     for model, r in results.items():
+        seeds, epochs = len(r["seeds"]), r["epochs"]
         for name in ("baseline", "kws"):
-            row = {"model": model, "loop": "tutorial" if name == "baseline" else "kws"}
-            row["s / epoch (median)"] = f"{r[f'{name}_epoch_s']:.2f}"
-            row["speed-up"] = f"{r['speedup']:.2f}x" if name == "kws" else "1.00x"
-            row["training clips/s"] = f"{r[f'{name}_train_clips_per_s']:,.0f}"
-            row[f"val acc after {r['epochs']} epochs"] = f"{100 * r[f'{name}_acc']:.1f} %"
+            row = {"model": model, "loop": loops[name]}
+            row["s / epoch (median)"] = _cell(r[f"{name}_epoch_s"], seeds)
+            row["speed-up"] = _cell(r["speedup"], seeds, unit="x") if name == "kws" else "1.00x"
+            row["training clips/s"] = _cell(r[f"{name}_train_clips_per_s"], seeds, digits=0)
+            row[f"val acc after {epochs} epochs"] = _cell(r[f"{name}_acc"], seeds, 100, 1, " %")
+            row[f"best val acc in {epochs} epochs"] = _cell(r[f"{name}_best_acc"], seeds, 100, 1, " %")
             for p in THRESHOLDS:
-                seconds = r[f"{name}_s_to_{p}"]
-                row[f"s to {p} %"] = "never" if seconds is None else f"{seconds:.1f}"
+                row[f"s to {p} %"] = _cell(r[f"{name}_s_to_{p}"], seeds, digits=1)
             rows.append(row)
     return rows
+
+
+def print_table(rows: list[dict[str, str]], seeds: list[int]) -> None:
+    widths = {column: max(len(column), *(len(row[column]) for row in rows)) for column in rows[0]}
+    print(f"\nmean ± std over seeds {', '.join(map(str, seeds))}")
+    print("  ".join(f"{column:>{width}s}" for column, width in widths.items()))
+    for row in rows:
+        print("  ".join(f"{row[column]:>{width}s}" for column, width in widths.items()))
+    print(
+        "s / epoch: median over epochs of a training pass + its validation pass; clips/s: training clips "
+        "over the median training pass; val acc: after the last epoch, and the best epoch's; s to X %: "
+        "the side's own seconds from its start to the end of the first epoch at X %, kws's cache build "
+        "included, over the seeds that reached it ('2 of 3': the third never did)"
+    )
 
 
 def main() -> None:
@@ -207,7 +234,10 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["m5", "cnn"], help="configs/model/ names")
     parser.add_argument("--epochs", type=int, default=15, help="default: kws-train's max_epochs")
     parser.add_argument("--batch-size", type=int, default=defaults.data.batch_size)
-    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="one run of each loop a seed")
+    parser.add_argument(
+        "--kws-overrides", default="", help="kws-train overrides, space-separated, kws's side only"
+    )
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice)")
     parser.add_argument("--json-out", type=Path, metavar="PATH", help="also write the table as data here")
     args = parser.parse_args()
@@ -216,15 +246,19 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     results = {}
     for model in args.models:
-        runs = compare(model, args)
-        results[model] = summary(runs, args.epochs)
-        print_model(model, runs, results[model])
-    print_table(results)
+        per_seed = {}
+        for seed in args.seeds:
+            runs = compare(model, args, seed)
+            per_seed[seed] = summary(runs, args.epochs)
+            print_seed(model, seed, runs, per_seed[seed])
+        results[model] = over_seeds(per_seed)
+    rows = table_rows(results, args.kws_overrides)
+    print_table(rows, args.seeds)
     print(json.dumps(results))
     if args.json_out:
         from results_doc import write_result  # scripts/, on sys.path when the script runs
 
-        write_result(args.json_out, args.json_out.stem, table_rows(results), text_columns=("model", "loop"))
+        write_result(args.json_out, args.json_out.stem, rows, text_columns=("model", "loop"))
 
 
 if __name__ == "__main__":

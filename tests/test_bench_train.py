@@ -14,8 +14,8 @@ import pytest
 
 from tests.conftest import REPO
 
-KEYS = {"baseline_epoch_s", "kws_epoch_s", "speedup", "baseline_acc", "kws_acc"}
-KEYS |= {"baseline_s_to_90", "kws_s_to_90", "cache_s", "epochs", "train_clips"}
+KEYS = {"baseline_epoch_s", "kws_epoch_s", "speedup", "baseline_acc", "kws_acc", "baseline_best_acc"}
+KEYS |= {"kws_best_acc", "baseline_s_to_90", "kws_s_to_90", "cache_s"}
 
 
 def _script(name: str, *args: str, cwd) -> subprocess.CompletedProcess:
@@ -33,19 +33,47 @@ def _table(path) -> list[dict]:
     return record["rows"]
 
 
-def test_bench_train_reports_both_loops_for_each_model(tiny_synth_root, tmp_path):
-    args = ["--root", str(tiny_synth_root), "--models", "m5", "cnn"]
+def test_bench_train_reports_both_loops_for_each_model_over_the_seeds(tiny_synth_root, tmp_path):
+    args = ["--root", str(tiny_synth_root), "--models", "m5", "cnn", "--seeds", "0", "1"]
     args += ["--epochs", "1", "--batch-size", "16", "--threads", "1", "--json-out", "train.json"]
+    args += ["--kws-overrides", "augment=none data.clip_samples=16000"]
     result = _script("bench_train.py", *args, cwd=tmp_path)
     results = json.loads(result.stdout.strip().splitlines()[-1])
     assert set(results) == {"m5", "cnn"}
     for figures in results.values():
-        assert figures.keys() >= KEYS
-        assert figures["baseline_epoch_s"] > 0 and figures["kws_epoch_s"] > 0
-        assert 0 <= figures["baseline_acc"] <= 1 and 0 <= figures["kws_acc"] <= 1
-        assert figures["epochs"] == 1 and figures["train_clips"] > 0
-    rows = [(row["model"], row["loop"]) for row in _table(tmp_path / "train.json")]
-    assert rows == [(model, loop) for model in ("m5", "cnn") for loop in ("tutorial", "kws")]
+        assert figures["seeds"] == [0, 1] and figures["epochs"] == 1 and figures["train_clips"] > 0
+        assert len(figures["runs"]) == 2 and all(set(run) >= KEYS for run in figures["runs"])
+        assert figures.keys() >= KEYS and all(figures[key]["n"] in (0, 1, 2) for key in KEYS)
+        assert figures["baseline_epoch_s"]["mean"] > 0 and figures["kws_epoch_s"]["mean"] > 0
+        assert 0 <= figures["baseline_acc"]["mean"] <= figures["baseline_best_acc"]["mean"] <= 1
+        assert 0 <= figures["kws_acc"]["mean"] <= figures["kws_best_acc"]["mean"] <= 1
+    rows = _table(tmp_path / "train.json")
+    assert [(row["model"], row["loop"]) for row in rows] == [
+        (model, loop)
+        for model in ("m5", "cnn")
+        for loop in ("tutorial", "kws augment=none data.clip_samples=16000")
+    ]
+    assert all(" ± " in row["s / epoch (median)"] for row in rows)
+
+
+def test_a_time_to_accuracy_is_averaged_over_the_seeds_that_reached_it(script_module):
+    bench = script_module("bench_train")
+    per_seed = {
+        seed: {
+            "epochs": 3,
+            "train_clips": 10,
+            "speedup": speedup,
+            "kws_s_to_85": s_to_85,
+            "kws_s_to_90": None,
+        }
+        for seed, speedup, s_to_85 in ((0, 2.0, 10.0), (1, 3.0, None), (2, 4.0, 20.0))
+    }
+    figures = bench.over_seeds(per_seed)
+    assert figures["speedup"] == {"mean": 3.0, "std": 1.0, "n": 3}
+    assert figures["kws_s_to_85"]["mean"] == 15.0 and figures["kws_s_to_85"]["n"] == 2
+    assert bench._cell(figures["speedup"], 3, unit="x") == "3.00 ± 1.00x"
+    assert bench._cell(figures["kws_s_to_85"], 3, digits=1) == "15.0 ± 7.1 (2 of 3)"
+    assert bench._cell(figures["kws_s_to_90"], 3) == "never"
 
 
 def test_bench_epoch_runs_both_settings_and_reports_the_ratio(tiny_synth_root, tmp_path):
@@ -122,8 +150,8 @@ def test_bench_train_reports_a_loop_slowed_twice_as_much_at_half_the_speed(
         bench, "train", lambda cfg, callbacks: train(cfg, callbacks=[*callbacks, SleepOnce()])
     )
     monkeypatch.chdir(tmp_path)
-    args = SimpleNamespace(root=tiny_synth_root, batch_size=16, epochs=1, seed=0)
-    result = bench.summary(bench.compare("cnn", args), epochs=1)
+    args = SimpleNamespace(root=tiny_synth_root, batch_size=16, epochs=1, kws_overrides="")
+    result = bench.summary(bench.compare("cnn", args, seed=0), epochs=1)
     # The real work of one tiny epoch is well under SLEEP_S a side: a clock holding the other side's delay
     # too lands outside its bounds. The ratio itself is not bounded above: the baseline's own work (decoding
     # every file) may outweigh kws's by more than the delays' 2:1.
