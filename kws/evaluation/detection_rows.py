@@ -12,10 +12,8 @@ import json
 import statistics
 from pathlib import Path
 
-import yaml
-
 from kws.errors import KWSError
-from kws.evaluation.seeds_table import command, model_name, overrides_of, seed_of
+from kws.evaluation.seeds_table import model_name, run_config, seeds_command
 
 COLUMNS = ("model", "test accuracy", "n", "epochs", "FRR at 0.5 FA/h: validation", "FRR at 0.5 FA/h: test",
            "test at the validation-calibrated setting", "command")  # fmt: skip
@@ -46,19 +44,14 @@ def detection_row(run_dirs: list[Path], root: Path | None = None) -> dict:
     calibrated = [s["at_model_setting"] for s in tests]
     spread = f" ± {statistics.stdev(test_frr):.1f}" if len(test_frr) > 1 else ""
     false_accepts = " / ".join(f"{c['fa_per_hour']:.2f}" for c in calibrated)
-    config = yaml.safe_load((run_dirs[0] / "config.yaml").read_text())
     cells = (
-        model_name(config),
+        model_name(run_config(run_dirs[0])),
         f"{100 * statistics.mean(m['test/acc'] for m in metrics):.1f} %",
         str(len(run_dirs)),
         str(metrics[0]["epochs"]),
         f"{statistics.mean(validation):.1f} %",
         f"{statistics.mean(test_frr):.1f}{spread} %",
         f"{100 * statistics.mean(c['frr'] for c in calibrated):.1f} % FRR, {false_accepts} FA/h",
-        command(
-            [o for o in overrides_of(run_dirs[0]) if not o.startswith("seed=")],
-            sorted(seed_of(d) for d in run_dirs),
-            root,
-        ),
+        seeds_command(run_dirs, root),
     )
     return dict(zip(COLUMNS, cells, strict=True))

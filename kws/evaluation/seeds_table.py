@@ -49,6 +49,16 @@ def seed_of(run_dir: Path) -> int:
     return run_config(run_dir)["seed"]
 
 
+def setting_of(run_dir: Path) -> list[str]:
+    """The run's overrides but its seed: what the runs of one row share."""
+    return [o for o in overrides_of(run_dir) if not o.startswith("seed=")]
+
+
+def seeds_command(run_dirs: list[Path], root: Path | None = None) -> str:
+    """The kws-train line that makes the runs of one row again (`command`)."""
+    return command(setting_of(run_dirs[0]), sorted(seed_of(d) for d in run_dirs), root)
+
+
 def epoch_seconds(run_dir: Path, metrics: dict) -> list[float]:
     log_file = run_dir / "train.log"
     times = [float(t) for t in EPOCH_TIME.findall(log_file.read_text())] if log_file.is_file() else []
@@ -134,7 +144,6 @@ def row(
     seconds = statistics.median(
         t for d, m in zip(run_dirs, metrics, strict=True) for t in epoch_seconds(d, m)
     )
-    overrides = [o for o in overrides_of(run_dirs[0]) if not o.startswith("seed=")]
     cells = (
         model_name(config),
         _data(config, scores),
@@ -145,7 +154,7 @@ def row(
         str(len(run_dirs)),
         str(metrics[0]["epochs"]),
         f"{seconds:.1f} s",
-        command(overrides, sorted(seed_of(d) for d in run_dirs), root),
+        seeds_command(run_dirs, root),
     )
     return dict(zip(COLUMNS, cells, strict=True))
 
@@ -157,6 +166,5 @@ def group_by_everything_but_the_seed(run_dirs: list[Path]) -> list[list[Path]]:
         config = run_config(run_dir)
         if not (run_dir / "metrics.json").is_file():
             raise KWSError(f"{run_dir}: no metrics.json (the run has not finished)")
-        key = (tuple(o for o in overrides_of(run_dir) if not o.startswith("seed=")),)
-        groups.setdefault(key + (config["data"]["root"],), []).append(run_dir)
+        groups.setdefault((tuple(setting_of(run_dir)), config["data"]["root"]), []).append(run_dir)
     return list(groups.values())

@@ -15,6 +15,11 @@ from kws.training.diagnostics import GradientMonitor
 log = logging.getLogger(__name__)
 
 
+def epoch_of(trainer: L.Trainer) -> str:
+    """The epoch under way, counted from 1: what kws's log lines and progress bar say."""
+    return f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}"
+
+
 class EpochSummary(L.Callback):
     """One log line per epoch with train and validation loss/accuracy side by side, and the epoch time."""
 
@@ -26,19 +31,14 @@ class EpochSummary(L.Callback):
             return
         m = {k: float(v) for k, v in trainer.callback_metrics.items()}
         log.info(
-            "epoch %d/%d  train loss %.4f acc %.4f | val loss %.4f acc %.4f | %.1f s",
-            trainer.current_epoch + 1,
-            trainer.max_epochs,
+            "%s  train loss %.4f acc %.4f | val loss %.4f acc %.4f | %.1f s",
+            epoch_of(trainer),
             m.get("train/loss", float("nan")),
             m.get("train/acc", float("nan")),
             m.get("val/loss", float("nan")),
             m.get("val/acc", float("nan")),
             time.perf_counter() - self._started,
         )
-
-
-def _epoch_of(trainer: L.Trainer) -> str:
-    return f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}"
 
 
 class RichEpochBar(RichProgressBar):
@@ -48,7 +48,7 @@ class RichEpochBar(RichProgressBar):
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         super().on_train_epoch_start(trainer, pl_module)
         if self.progress is not None and self.train_progress_bar_id is not None:
-            self.progress.update(self.train_progress_bar_id, description=_epoch_of(trainer))
+            self.progress.update(self.train_progress_bar_id, description=epoch_of(trainer))
 
 
 class TQDMEpochBar(TQDMProgressBar):
@@ -56,7 +56,7 @@ class TQDMEpochBar(TQDMProgressBar):
 
     def on_train_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         super().on_train_epoch_start(trainer, pl_module)
-        self.train_progress_bar.set_description(_epoch_of(trainer))
+        self.train_progress_bar.set_description(epoch_of(trainer))
 
 
 def epoch_progress_bar() -> L.Callback:
